@@ -1,0 +1,51 @@
+# Two commands: `make lab` (set up, start the engines, open JupyterLab) and
+# `make test` (set up, run every test). Each re-run skips what is already done.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+COURSE := $(VENV)/bin/course
+BASE_STAMP := $(VENV)/.course-base.stamp
+
+.PHONY: all setup engine model lab test clean help
+
+all: setup
+
+help:
+	@echo "make lab    set up everything, start the engines, open JupyterLab on notebooks/"
+	@echo "make test   set up everything, run every test"
+	@echo "make setup  set up only: .venv, packages, vLLM engine, converted model"
+	@echo "make clean  remove .venv (the converted model stays in COURSE_HOME)"
+
+setup: $(BASE_STAMP) engine model
+
+# 1. The virtual environment, with a recent pip.
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Python 3.11 or newer is needed (found: $$($(PYTHON) --version)). Set PYTHON=python3.x"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# 2. The course's packages and course_lib itself (editable). vLLM is not among them.
+$(BASE_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -e .
+	@touch $@
+
+# 3. The vLLM engine that fits this machine; seconds when already installed.
+engine: $(BASE_STAMP)
+	@$(PY) -m course_lib.engine_install
+
+# 4. The bundled GGUF converted once for vLLM (only where vLLM is installed).
+model: engine
+	@if $(PY) -c 'import importlib.util as u, sys; sys.exit(u.find_spec("vllm") is None)'; then \
+	  $(COURSE) model prepare; \
+	else echo "No vLLM here: the model is not converted (lab Ollama uses the GGUF)."; fi
+
+lab: setup
+	$(COURSE) lab
+
+test: setup
+	COURSE_QUICK=1 $(PY) -m pytest
+
+clean:
+	rm -rf $(VENV)

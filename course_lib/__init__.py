@@ -1,0 +1,34 @@
+"""course_lib: the helper library of the course on LLM inference engines.
+
+Notebooks import it as ``import course_lib as cl`` and use the names below. ``MODEL``
+is the ``model`` argument for ``vllm.LLM`` (the Hugging Face id when its original
+weights are cached locally, else the folder converted from the bundled GGUF); it is
+computed on first use, never at import.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .config import HF_MODEL_ID, OLLAMA_MODEL, VLLM_SERVED_NAME
+
+try:
+    __version__ = version("course_lib")
+except PackageNotFoundError:  # running from a source tree without install
+    __version__ = "0+unknown"
+
+__all__ = [
+    "HF_MODEL_ID",
+    "MODEL",
+    "OLLAMA_MODEL",
+    "VLLM_SERVED_NAME",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> str:
+    if name == "MODEL":
+        from .config import vllm_model
+
+        return vllm_model()
+    raise AttributeError(f"module 'course_lib' has no attribute {name!r}")

@@ -1,0 +1,152 @@
+"""The ``course`` command. Commands only forward to the library; logic lives there."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from tqdm import tqdm
+
+from . import __version__, doctor, engines, model, services
+from .vllm_tools import server as vllm_server
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+model_app = typer.Typer(no_args_is_help=True, help="The bundled SmolLM2-135M model.")
+serve_app = typer.Typer(no_args_is_help=True, help="Run an engine in the foreground.")
+app.add_typer(model_app, name="model")
+app.add_typer(serve_app, name="serve")
+
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def _fail(error: Exception) -> None:
+    typer.secho(f"Error: {error}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+def _version(show: bool) -> None:
+    if show:
+        typer.echo(f"course_lib {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True)
+    ] = False,
+) -> None:
+    """Set up, run and check the engines of the LLM inference engines course."""
+
+
+@model_app.command("prepare")
+def model_prepare(
+    force: Annotated[bool, typer.Option(help="Convert again even if done.")] = False,
+) -> None:
+    """Convert the bundled GGUF into a Hugging Face folder for vLLM (once)."""
+    steps = tqdm(total=5, desc="prepare model", unit="step", file=sys.stderr)
+
+    def report(step: str) -> None:
+        steps.set_postfix_str(step)
+        steps.update(1)
+
+    try:
+        prepared = model.prepare(force=force, progress=report)
+    except model.ModelError as error:
+        _fail(error)
+    steps.n = steps.total
+    steps.close()
+    typer.echo(f"{prepared.path}\n{prepared.summary}")
+
+
+@model_app.command("info")
+def model_info() -> None:
+    """Where the model files are, and what vLLM will load."""
+    try:
+        typer.echo(f"GGUF (llama.cpp, lab Ollama): {model.bundled_gguf()}")
+    except model.ModelError as error:
+        _fail(error)
+    prepared = model.prepared_model()
+    typer.echo(f"vLLM folder: {prepared.path if prepared else 'not prepared'}")
+    if prepared:
+        typer.echo(f"  {prepared.summary}")
+    from .config import vllm_model
+
+    typer.echo(f"MODEL (what vllm.LLM loads): {vllm_model()}")
+
+
+@serve_app.command("vllm", context_settings=PASS_THROUGH)
+def serve_vllm(
+    ctx: typer.Context,
+    port: Annotated[Optional[int], typer.Option(help="Default: VLLM_BASE_URL's.")] = None,
+    host: Annotated[Optional[str], typer.Option(help="Default: loopback.")] = None,
+) -> None:
+    """Run the vLLM server in the foreground; extra arguments go to vLLM."""
+    if vllm_server.installed_engine() is None:
+        _fail(RuntimeError("vLLM is not installed here: run `make`."))
+    argv = vllm_server.server_argv(port=port, host=host, extra_args=tuple(ctx.args))
+    typer.echo("+ " + " ".join(argv), err=True)
+    os.execvpe(argv[0], argv, {**os.environ, **vllm_server.server_env()})
+
+
+@app.command(context_settings=PASS_THROUGH)
+def up(ctx: typer.Context) -> None:
+    """Start the engines in the background (those not already answering)."""
+    try:
+        started = engines.up(tuple(ctx.args))
+    except (services.ServiceError, model.ModelError) as error:
+        _fail(error)
+    typer.echo(f"started: {', '.join(started)}" if started else "nothing to start")
+    status()
+
+
+@app.command()
+def down() -> None:
+    """Stop the engines that `course up` started."""
+    stopped = engines.down()
+    typer.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing to stop")
+
+
+@app.command()
+def status() -> None:
+    """Which engines answer, where, and who started them."""
+    for state in engines.status():
+        typer.echo(f"{state.engine:<7} {state.url:<28} {state.label}")
+
+
+@app.command("doctor")
+def doctor_cmd() -> None:
+    """Check this machine for the course; say what to do for anything missing."""
+    typer.echo(doctor.render(doctor.checks()))
+
+
+@app.command()
+def lab(
+    notebooks: Annotated[Path, typer.Option(help="Folder JupyterLab opens.")] = Path(
+        "notebooks"
+    ),
+) -> None:
+    """Start the engines, then JupyterLab; Ctrl-C stops both."""
+    try:
+        started = engines.up()
+    except (services.ServiceError, model.ModelError) as error:
+        _fail(error)
+    status()
+    jupyter = [sys.executable, "-m", "jupyter", "lab", "-y", str(notebooks)]
+    typer.echo("Starting JupyterLab: its URL follows. Ctrl-C stops it and the engines.")
+    process = subprocess.Popen(jupyter)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # Jupyter handles Ctrl-C
+    try:
+        process.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if process.poll() is None:
+            process.terminate()
+            process.wait()
+        stopped = engines.down(tuple(started))
+        typer.echo(f"stopped: {', '.join(['jupyterlab', *stopped])}")

