@@ -52,6 +52,8 @@ def model_prepare(
     steps = tqdm(total=5, desc="prepare model", unit="step", file=sys.stderr)
 
     def report(step: str) -> None:
+        if step == "already prepared":
+            steps.write("already prepared: nothing to convert", file=sys.stderr)
         steps.set_postfix_str(step)
         steps.update(1)
 

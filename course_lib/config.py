@@ -148,30 +148,35 @@ def ollama_url() -> str:
     return ollama_host().url
 
 
-def vllm_base_url() -> str:
-    """Base URL of vLLM's OpenAI-compatible API, ending in ``/v1``.
+def normalise_base_url(value: str | None) -> str:
+    """A vLLM base URL without trailing slash; the local default when unset.
 
-    >>> os.environ["VLLM_BASE_URL"] = "http://gpu-box:8001/v1/"
-    >>> vllm_base_url()
+    >>> normalise_base_url("http://gpu-box:8001/v1/")
     'http://gpu-box:8001/v1'
-    >>> del os.environ["VLLM_BASE_URL"]
-    >>> vllm_base_url()
+    >>> normalise_base_url("")
     'http://127.0.0.1:8000/v1'
     """
     default = f"http://127.0.0.1:{VLLM_DEFAULT_PORT}/v1"
-    return (_env("VLLM_BASE_URL") or default).rstrip("/")
+    return (value or default).strip().rstrip("/")
+
+
+def root_url(base_url: str) -> str:
+    """The server root of an OpenAI-compatible base URL (``/v1`` dropped).
+
+    >>> root_url("http://127.0.0.1:8123/v1")
+    'http://127.0.0.1:8123'
+    """
+    return base_url[: -len("/v1")] if base_url.endswith("/v1") else base_url
+
+
+def vllm_base_url() -> str:
+    """Base URL of vLLM's OpenAI-compatible API (``VLLM_BASE_URL``), ending in /v1."""
+    return normalise_base_url(_env("VLLM_BASE_URL"))
 
 
 def vllm_root_url() -> str:
-    """The vLLM server without ``/v1``: where ``/health`` and ``/metrics`` live.
-
-    >>> os.environ["VLLM_BASE_URL"] = "http://127.0.0.1:8123/v1"
-    >>> vllm_root_url()
-    'http://127.0.0.1:8123'
-    >>> del os.environ["VLLM_BASE_URL"]
-    """
-    base = vllm_base_url()
-    return base[: -len("/v1")] if base.endswith("/v1") else base
+    """The vLLM server without ``/v1``: where ``/health`` and ``/metrics`` live."""
+    return root_url(vllm_base_url())
 
 
 def vllm_bind() -> tuple[str, int]:

@@ -5,23 +5,28 @@ sampling presets), with only the model name changed to ``course_lib.MODEL``. The
 equivalence test proves the GGUF -> Hugging Face conversion: the bundled GGUF run by
 llama.cpp and the converted folder run by vLLM agree on the prompt's tokens and on
 the first 8 greedy tokens of three fixed completion prompts.
+
+The prompts avoid near-ties, and the test checks that they do. llama.cpp multiplies
+Q4_1 weights by 8-bit-quantized activations, vLLM the dequantized weights by bf16
+activations (compiled or eager, which round differently again), so where the two
+best next tokens are within a fraction of a logit the engines may part. Measured
+here: "The capital of France is" agrees for 5 tokens, then llama.cpp's top two differ
+by 0.33 and vLLM takes the other one, in float32 as in bf16; of 26 natural prompts
+tried, only these three lead by at least 1 logit at each of the 8 steps.
 """
 
-import gc
 import os
 
 import pytest
 
 from course_lib import model as course_model
+from course_lib.vllm_tools.offline import shutdown_llm
 
 from ..helpers import require_vllm
 
 GUIDE_PROMPT = "Explain quantum computing in simple terms."
-COMPLETION_PROMPTS = [
-    "The capital of France is",
-    "def fibonacci(n):",
-    "The three primary colors are",
-]
+COMPLETION_PROMPTS = ["1, 2, 3, 4,", "10, 20, 30, 40,", "a, b, c, d,"]
+MIN_MARGIN = 1.0  # logits between llama.cpp's best and second-best token, each step
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +44,7 @@ def llm():
         gpu_memory_utilization=0.9,
     )
     yield engine
-    del engine
-    gc.collect()
+    shutdown_llm(engine)
 
 
 def _presets():
@@ -78,20 +82,35 @@ def test_greedy_is_deterministic(llm):
     assert first.outputs[0].token_ids == second.outputs[0].token_ids
 
 
+def greedy_with_margins(cpp, prompt_ids, n):
+    """llama.cpp's n greedy tokens, and by how much each beat the runner-up."""
+    import numpy as np
+
+    cpp.reset()
+    cpp.eval(prompt_ids)
+    tokens, margins = [], []
+    for _ in range(n):
+        logits = np.asarray(cpp.scores[cpp.n_tokens - 1])
+        second, best = np.argsort(logits)[-2:]
+        tokens.append(int(best))
+        margins.append(float(logits[best] - logits[second]))
+        cpp.eval([int(best)])
+    return tokens, margins
+
+
 def test_llama_cpp_and_vllm_agree_on_the_first_8_greedy_tokens(llm):
     from llama_cpp import Llama
     from vllm import SamplingParams
 
-    cpp = Llama(str(course_model.bundled_gguf()), n_ctx=256, n_threads=2, verbose=False)
+    cpp = Llama(
+        str(course_model.bundled_gguf()),
+        n_ctx=256, n_threads=2, logits_all=True, verbose=False,
+    )  # fmt: skip
     greedy = SamplingParams(temperature=0.0, max_tokens=8, ignore_eos=True)
     results = llm.generate(COMPLETION_PROMPTS, greedy)
     for prompt, result in zip(COMPLETION_PROMPTS, results):
         prompt_ids = cpp.tokenize(prompt.encode(), add_bos=False, special=True)
         assert list(result.prompt_token_ids) == prompt_ids, f"tokenizers differ: {prompt!r}"
-        cpp.reset()
-        cpp_ids = []
-        for token in cpp.generate(prompt_ids, top_k=1, temp=0.0, reset=True):
-            cpp_ids.append(token)
-            if len(cpp_ids) == 8:
-                break
+        cpp_ids, margins = greedy_with_margins(cpp, prompt_ids, 8)
+        assert min(margins) >= MIN_MARGIN, f"{prompt!r} has a near-tie: {margins}"
         assert list(result.outputs[0].token_ids) == cpp_ids, prompt
