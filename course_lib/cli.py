@@ -127,20 +127,30 @@ def doctor_cmd() -> None:
     typer.echo(doctor.render(doctor.checks()))
 
 
-@app.command()
+@app.command(context_settings=PASS_THROUGH)
 def lab(
+    ctx: typer.Context,
     notebooks: Annotated[Path, typer.Option(help="Folder JupyterLab opens.")] = Path(
         "notebooks"
     ),
+    browser: Annotated[bool, typer.Option(help="Open a web browser.")] = True,
 ) -> None:
-    """Start the engines, then JupyterLab; Ctrl-C stops both."""
+    """Start the engines, then JupyterLab; Ctrl-C stops both.
+
+    Extra arguments go to the vLLM server, as with `course up`.
+    """
     try:
-        started = engines.up()
+        started = engines.up(tuple(ctx.args))
     except (services.ServiceError, model.ModelError) as error:
         _fail(error)
     status()
     jupyter = [sys.executable, "-m", "jupyter", "lab", "-y", str(notebooks)]
-    typer.echo("Starting JupyterLab: its URL follows. Ctrl-C stops it and the engines.")
+    if not browser:
+        jupyter.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        jupyter.append("--allow-root")  # containers and CI run as root
+    typer.echo("Starting JupyterLab: open the URL it prints. Ctrl-C stops it and the "
+               f"engines started here ({', '.join(started) or 'none'}).")
     process = subprocess.Popen(jupyter)
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # Jupyter handles Ctrl-C
     try:
@@ -152,3 +162,5 @@ def lab(
             process.wait()
         stopped = engines.down(tuple(started))
         typer.echo(f"stopped: {', '.join(['jupyterlab', *stopped])}")
+    if process.returncode not in (0, -signal.SIGINT):
+        _fail(RuntimeError(f"JupyterLab exited with status {process.returncode}"))

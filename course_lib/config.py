@@ -185,6 +185,21 @@ def vllm_bind() -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or VLLM_DEFAULT_PORT
 
 
+def is_local_host(host: str) -> bool:
+    """True for addresses a server on this machine can bind: loopback or all.
+
+    >>> [is_local_host(h) for h in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "gpu-box")]
+    [True, True, True, True, False]
+    """
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
 def course_home() -> Path:
     """Folder for the converted model, pid files and logs (``COURSE_HOME``)."""
     explicit = _env("COURSE_HOME")

@@ -93,6 +93,13 @@ def start_vllm(extra_args: tuple[str, ...] = ()) -> int:
             "vLLM is not installed on this machine (none exists for it without an "
             "NVIDIA GPU unless it is Linux x86_64). Run `make` on such a machine."
         )
+    host, port = config.vllm_bind()
+    if not config.is_local_host(host):
+        raise services.ServiceError(
+            f"nothing answers at VLLM_BASE_URL={config.vllm_base_url()}, and {host} "
+            "is not this machine: start vLLM there, or unset VLLM_BASE_URL to use a "
+            "local one."
+        )
     target = config.vllm_model()
     if target != config.HF_MODEL_ID and model.prepared_model() is None:
         raise model.ModelError(

