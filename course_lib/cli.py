@@ -12,10 +12,10 @@ from typing import Annotated, Optional
 import typer
 from tqdm import tqdm
 
-from . import __version__, doctor, engines, model, services
+from . import __version__, config, doctor, engines, model, services
 from .vllm_tools import server as vllm_server
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app = typer.Typer(no_args_is_help=True, add_completion=False)
 model_app = typer.Typer(no_args_is_help=True, help="The bundled SmolLM2-135M model.")
 serve_app = typer.Typer(no_args_is_help=True, help="Run an engine in the foreground.")
 app.add_typer(model_app, name="model")
@@ -37,9 +37,9 @@ def _version(show: bool) -> None:
 
 @app.callback()
 def main(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True)
-    ] = False,
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
 ) -> None:
     """Set up, run and check the engines of the LLM inference engines course."""
 
@@ -49,7 +49,7 @@ def model_prepare(
     force: Annotated[bool, typer.Option(help="Convert again even if done.")] = False,
 ) -> None:
     """Convert the bundled GGUF into a Hugging Face folder for vLLM (once)."""
-    steps = tqdm(total=5, desc="prepare model", unit="step", file=sys.stderr)
+    steps = tqdm(total=5, desc="prepare model", unit="step", file=sys.stderr, delay=1)
 
     def report(step: str) -> None:
         if step == "already prepared":
@@ -77,9 +77,7 @@ def model_info() -> None:
     typer.echo(f"vLLM folder: {prepared.path if prepared else 'not prepared'}")
     if prepared:
         typer.echo(f"  {prepared.summary}")
-    from .config import vllm_model
-
-    typer.echo(f"MODEL (what vllm.LLM loads): {vllm_model()}")
+    typer.echo(f"MODEL (what vllm.LLM loads): {config.vllm_model()}")
 
 
 @serve_app.command("vllm", context_settings=PASS_THROUGH)
@@ -93,7 +91,7 @@ def serve_vllm(
         _fail(RuntimeError("vLLM is not installed here: run `make`."))
     argv = vllm_server.server_argv(port=port, host=host, extra_args=tuple(ctx.args))
     typer.echo("+ " + " ".join(argv), err=True)
-    os.execvpe(argv[0], argv, {**os.environ, **vllm_server.server_env()})
+    os.execvpe(argv[0], argv, {**os.environ, **vllm_server.engine_env()})
 
 
 @app.command(context_settings=PASS_THROUGH)

