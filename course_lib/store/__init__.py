@@ -1,0 +1,1 @@
+"""Lab Ollama's model store: names, Modelfiles, manifests and blobs on disk."""
