@@ -77,8 +77,8 @@ def checks() -> list[Check]:
             f"Ollama at {ollama.url}",
             ollama.label if ollama.answering else "nothing answers",
             ollama.answering,
-            "start a real Ollama (`ollama serve`), or set OLLAMA_HOST to one; "
-            "the course's own lab Ollama is not part of this version yet",
+            "run `course up` (starts lab Ollama), or start a real Ollama "
+            "(`ollama serve`) or set OLLAMA_HOST to one",
         ),
         Check(
             f"vLLM server at {vllm.url}",

@@ -9,14 +9,15 @@ only what the course started (pid files), never a learner's own server.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import requests
 
 from . import config, model, services
+from .lab_ollama import LAB_HEADER
 from .vllm_tools import server as vllm_server
 
-LAB_HEADER = "X-Course-Lab"
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class EngineState:
 def probe_ollama(url: str | None = None, timeout: float = 2.0) -> EngineState:
     """Ask ``/api/version`` at OLLAMA_HOST: real Ollama, lab Ollama, or nothing."""
     url = url or config.ollama_url()
+    pid = services.running_pid(lab_ollama_service())
     try:
         reply = requests.get(f"{url}/api/version", timeout=timeout)
         version = reply.json().get("version", "") if reply.ok else ""
@@ -49,8 +51,9 @@ def probe_ollama(url: str | None = None, timeout: float = 2.0) -> EngineState:
         return EngineState("ollama", url, False, "")
     if not reply.ok:
         return EngineState("ollama", url, False, "")
-    kind = "lab Ollama" if LAB_HEADER in reply.headers else "real Ollama"
-    return EngineState("ollama", url, True, kind, version)
+    if LAB_HEADER in reply.headers:
+        return EngineState("ollama", url, True, "lab Ollama", version, pid)
+    return EngineState("ollama", url, True, "real Ollama", version)
 
 
 def probe_vllm(timeout: float = 2.0) -> EngineState:
@@ -72,18 +75,62 @@ def status() -> list[EngineState]:
     return [probe_ollama(), probe_vllm()]
 
 
+def lab_ollama_service() -> services.Service:
+    """Lab Ollama as a background Service, bound where OLLAMA_HOST says."""
+    host = config.ollama_host()
+    return services.Service(
+        name="lab-ollama",
+        argv=[sys.executable, "-m", "course_lib.lab_ollama"],
+        host=host.host,
+        port=host.port,
+        health_path="/",
+    )
+
+
 def up(extra_vllm_args: tuple[str, ...] = ()) -> list[str]:
     """Start the engines that do not answer yet; return the names of those started.
 
-    Raises ``services.ServiceError`` (with the server log's tail) or
-    ``model.ModelError`` with what to do when an engine cannot start.
+    Ollama: a real one answering at OLLAMA_HOST is used; otherwise lab Ollama starts
+    there (``COURSE_ENGINE=real`` forbids that). Raises ``services.ServiceError``
+    (with the server log's tail) or ``model.ModelError`` with what to do.
     """
-    started = []
-    if not probe_vllm().answering:
-        start_vllm(extra_vllm_args)
-        started.append("vllm")
-    # Lab Ollama joins here once it exists (it starts when no Ollama answers).
+    started: list[str] = []
+    try:
+        if start_ollama_if_needed():
+            started.append("ollama")
+        if not probe_vllm().answering:
+            start_vllm(extra_vllm_args)
+            started.append("vllm")
+    except Exception:
+        down(tuple(started))  # all or nothing: no half-started course
+        raise
     return started
+
+
+def start_ollama_if_needed() -> bool:
+    """Start lab Ollama unless an Ollama answers; True if it was started."""
+    state = probe_ollama()
+    choice = config.engine_choice()
+    if state.answering:
+        if choice == "lab" and state.kind == "real Ollama":
+            raise services.ServiceError(
+                f"COURSE_ENGINE=lab, but a real Ollama answers at {state.url}: set "
+                "OLLAMA_HOST to a free port for lab Ollama (e.g. 127.0.0.1:11500)."
+            )
+        return False
+    if choice == "real":
+        raise services.ServiceError(
+            f"COURSE_ENGINE=real, but no Ollama answers at {state.url}: start it "
+            "(`ollama serve`) or set OLLAMA_HOST to where it runs."
+        )
+    host = config.ollama_host().host
+    if not config.is_local_host(host):
+        raise services.ServiceError(
+            f"nothing answers at OLLAMA_HOST={state.url}, and {host} is not this "
+            "machine: start Ollama there, or unset OLLAMA_HOST."
+        )
+    services.start(lab_ollama_service(), timeout=60)
+    return True
 
 
 def start_vllm(extra_args: tuple[str, ...] = ()) -> int:
@@ -110,9 +157,11 @@ def start_vllm(extra_args: tuple[str, ...] = ()) -> int:
     return services.start(service, timeout=vllm_server.READY_TIMEOUT)
 
 
-def down(names: tuple[str, ...] = ("vllm",)) -> list[str]:
+def down(names: tuple[str, ...] = ("ollama", "vllm")) -> list[str]:
     """Stop the engines the course started; return the names of those stopped."""
     stopped = []
+    if "ollama" in names and services.stop(lab_ollama_service()):
+        stopped.append("ollama")
     if "vllm" in names and services.stop(vllm_server.vllm_service()):
         stopped.append("vllm")
     return stopped

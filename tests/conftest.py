@@ -18,18 +18,20 @@ def vllm_base_url():
 
     It listens on a free port (never a learner's :8000) with ``--enforce-eager``
     (ready in ~25 s instead of ~60 s; compilation is not what these tests teach).
-    Teardown asserts that ``course down`` leaves no process behind.
+    `course up` also starts lab Ollama, on a free port of its own. Teardown asserts
+    that ``course down`` leaves no process behind.
     """
     require_vllm()
     url = f"http://127.0.0.1:{free_port()}/v1"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("VLLM_BASE_URL", url)
+        patch.setenv("OLLAMA_HOST", f"127.0.0.1:{free_port()}")  # lab Ollama, too
         started = course("up", "--enforce-eager")
         assert started.returncode == 0, started.stdout + started.stderr
         pid = services.running_pid(vllm_server.vllm_service())
         assert pid is not None
         yield url
         stopped = course("down")
-        assert stopped.returncode == 0 and "stopped: vllm" in stopped.stdout
+        assert stopped.returncode == 0 and "stopped: ollama, vllm" in stopped.stdout
         assert services.group_alive(pid) is False, "vLLM processes left after down"
         assert os.environ["VLLM_BASE_URL"] == url

@@ -168,8 +168,11 @@ class Store:
             "config": config.as_json(),
             "layers": [layer.as_json() for layer in layers],
         }
-        old = self.find(name)
-        target = self.manifest_file(old or name)
+        return self._write_manifest_file(name, manifest)
+
+    def _write_manifest_file(self, name: ModelName, manifest: dict) -> Path:
+        """Atomic: a partial file, flushed, then renamed over the stored spelling."""
+        target = self.manifest_file(self.find(name) or name)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + PARTIAL)
         partial.write_text(json.dumps(manifest) + "\n")
@@ -177,6 +180,14 @@ class Store:
             os.fsync(handle.fileno())
         os.replace(partial, target)
         return target
+
+    def copy(self, source: ModelName, destination: ModelName) -> bool:
+        """Point ``destination`` at ``source``'s manifest (overwriting); False if absent."""
+        manifest = self.read_manifest(source)
+        if manifest is None:
+            return False
+        self._write_manifest_file(destination, manifest)
+        return True
 
     def models(self) -> Iterator[tuple[ModelName, Path]]:
         """Every stored model with its manifest file."""

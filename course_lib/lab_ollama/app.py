@@ -1,0 +1,73 @@
+"""The app factory: a fresh lab Ollama per call, configured by LabSettings.
+
+No module globals: the store and settings live on ``app.state``, so tests and the
+CLI can run differently configured servers side by side.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+from fastapi import FastAPI, Request, Response
+
+from .. import __version__
+from ..store.layout import Store
+from . import LAB_HEADER, errors
+from .routes import meta, models
+from .settings import LabSettings
+
+
+def create_app(settings: LabSettings | None = None) -> FastAPI:
+    """Build a lab Ollama app; opening the store cleans what killed writers left."""
+    settings = settings or LabSettings()
+    app = FastAPI(title="lab Ollama", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.store = Store(settings.models)
+    if not settings.noprune:
+        app.state.store.prune()
+    errors.install(app)
+    bound_host, _ = settings.bind
+
+    @app.middleware("http")
+    async def _lab_header_and_host_guard(request: Request, call_next) -> Response:
+        if not host_allowed(bound_host, request.headers.get("host", "")):
+            response = Response(status_code=403)
+        else:
+            response = await call_next(request)
+        response.headers[LAB_HEADER] = __version__
+        return response
+
+    app.include_router(meta.router)
+    app.include_router(models.router)
+    return app
+
+
+def host_allowed(bound_host: str, host_header: str) -> bool:
+    """Ollama's host guard: bound to loopback, only local Host headers get through.
+
+    >>> host_allowed("127.0.0.1", "localhost:11434"), host_allowed("127.0.0.1", "evil.com")
+    (True, False)
+    >>> host_allowed("0.0.0.0", "evil.com"), host_allowed("127.0.0.1", "10.0.0.5:11434")
+    (True, True)
+    >>> host_allowed("127.0.0.1", "box.local"), host_allowed("127.0.0.1", "[::1]:11434")
+    (True, True)
+    """
+    try:
+        if not ipaddress.ip_address(bound_host).is_loopback:
+            return True
+    except ValueError:
+        if bound_host != "localhost":
+            return True
+    host = host_header
+    if host.startswith("["):
+        host = host[1 : host.find("]")]
+    elif host.count(":") == 1:
+        host = host.split(":")[0]
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host in ("", "localhost", socket.gethostname()) or host.endswith(
+            (".localhost", ".local", ".internal")
+        )
+    return address.is_loopback or address.is_private or address.is_unspecified

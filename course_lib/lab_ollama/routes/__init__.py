@@ -1,0 +1,1 @@
+"""Lab Ollama's routes, one module per group of Ollama's API."""
