@@ -25,7 +25,7 @@ def create_app(settings: LabSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = Store(settings.models)
     if not settings.noprune:
-        app.state.store.prune()
+        app.state.store.prune(older_than=3600)  # as Ollama: unreferenced, over 1 h old
     errors.install(app)
     bound_host, _ = settings.bind
 

@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 from ..model import gguf_file_type
 from ..store.layout import CONFIG_MEDIA, MEDIA_PREFIX, Layer, Store, StoreError
 from ..store.names import InvalidName, ModelName, parse_name
-from . import catalog, inspect
+from . import catalog, gotemplate, inspect
 from .errors import OllamaError, bad_request
 from .pull import pull
 from .schemas import CreateRequest
@@ -29,6 +29,11 @@ def create(store: Store, request: CreateRequest) -> Iterator[dict]:
     name = _name(request.model)
     if not request.from_ and not request.files:
         raise bad_request("neither 'from' or 'files' was specified")
+    if request.template:
+        try:
+            gotemplate.parse(request.template)
+        except gotemplate.TemplateError as exc:
+            raise bad_request(f"template error: {exc}") from exc
     if request.quantize:
         raise OllamaError(500, "quantization is only supported for F16, BF16 and F32 models")
     if request.files:

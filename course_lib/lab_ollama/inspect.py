@@ -16,6 +16,7 @@ from pathlib import Path
 from ..store import modelfile as mf
 from ..store.layout import MEDIA_PREFIX, Store
 from ..store.names import ModelName
+from . import gotemplate
 
 
 @dataclass
@@ -62,12 +63,15 @@ class StoredModel:
         }
 
     def capabilities(self) -> list[str]:
-        """Derived from the template, as Ollama derives them."""
+        """Derived from the fields the template uses, as Ollama derives them."""
         caps = ["completion"]
-        template = self.template or ""
-        if ".Tools" in template:
+        try:
+            used = gotemplate.fields(gotemplate.parse(self.template or ""))
+        except gotemplate.TemplateError:
+            used = set()
+        if "Tools" in used:
             caps.append("tools")
-        if ".Suffix" in template:
+        if "Suffix" in used:
             caps.append("insert")
         return caps
 

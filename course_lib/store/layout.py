@@ -224,13 +224,16 @@ class Store:
             digests.update(layer["digest"] for layer in manifest["layers"])
         return digests
 
-    def prune(self) -> list[str]:
-        """Delete blobs that no manifest references; return their digests."""
+    def prune(self, older_than: float = 0.0) -> list[str]:
+        """Delete blobs no manifest references (only those older than ``older_than``
+        seconds); return their digests. Ollama prunes at start with one hour."""
         keep = self.referenced_digests()
+        cutoff = time.time() - older_than
         removed = []
         for blob in self.blobs.glob("sha256-*"):
             digest = blob.name.replace("-", ":", 1)
-            if PARTIAL not in blob.name and digest not in keep:
-                blob.unlink()
-                removed.append(digest)
+            if PARTIAL in blob.name or digest in keep or blob.stat().st_mtime > cutoff:
+                continue
+            blob.unlink()
+            removed.append(digest)
         return removed

@@ -23,6 +23,8 @@ DIGEST0 = "sha256:" + "0" * 64
         ("delete", "/api/delete", b'{"model":"nope"}', 404, "model 'nope' not found"),
         ("delete", "/api/delete", b"{}", 400, "model is required"),
         ("post", "/api/create", b'{"model":"x"}', 400, "neither 'from' or 'files' was specified"),
+        ("post", "/api/create", b'{"model":"x","from":"smollm2:135m","template":"{{ if .System }}"}', 400, "template error: template: :1: unexpected EOF"),
+        ("post", "/api/create", b'{"model":"x","from":"smollm2:135m","template":"{{ nope }}"}', 400, 'template error: template: :1: function "nope" not defined'),
         ("post", "/api/create", b'{"model":"bad name!","from":"smollm2:135m"}', 400, "invalid model name"),
         ("post", "/api/create", b'{"model":"x","files":{"/etc/m.gguf":"' + DIGEST0.encode() + b'"}}', 400, "file path must be relative"),
         ("post", "/api/create", b'{"model":"x","files":{"m.gguf":"sha256:12"}}', 400, "invalid digest format"),

@@ -118,3 +118,8 @@ def test_pulling_a_model_lab_ollama_cannot_provide(client):
     with pytest.raises(ollama.ResponseError) as error:
         client.pull("llama3.2")
     assert error.value.status_code == 500
+
+
+def test_capabilities_follow_the_template(client, pulled):
+    list(client.create(model="fim", from_="smollm2:135m", template="<PRE> {{ .Prompt }} <SUF>{{ .Suffix }} <MID>", stream=True))
+    assert client.show("fim").capabilities == ["completion", "insert"]
