@@ -59,7 +59,7 @@ def create(store: Store, request: CreateRequest) -> Iterator[dict]:
         yield {"status": f"{verb} layer {layer.digest}"}
         existing.add(layer.digest)
     yield {"status": "writing manifest"}
-    store.write_manifest(name, config, layers)
+    store.replace_manifest(name, config, layers)  # blobs the old version alone used go
     yield {"status": "success"}
 
 

@@ -48,15 +48,8 @@ def pull(store: Store, name: ModelName) -> Iterator[dict]:
     yield _progress(config.digest, config.size, config.size)
     yield {"status": "verifying sha256 digest"}
     yield {"status": "writing manifest"}
-    before = store.read_manifest(name)
-    store.write_manifest(name, config, layers)
-    if before is not None:
-        old = {before["config"]["digest"], *(l["digest"] for l in before["layers"])}
-        orphans = old - store.referenced_digests()
-        if orphans:
-            yield {"status": "removing unused layers"}
-            for digest in orphans:
-                store.blob_path(digest).unlink(missing_ok=True)
+    if store.replace_manifest(name, config, layers):
+        yield {"status": "removing unused layers"}
     yield {"status": "success"}
 
 

@@ -170,6 +170,19 @@ class Store:
         }
         return self._write_manifest_file(name, manifest)
 
+    def replace_manifest(self, name: ModelName, config: Layer, layers: list[Layer]) -> list[str]:
+        """Write the manifest, then delete the blobs the old one used and nothing
+        references any more (a re-pull or re-create); return their digests."""
+        before = self.read_manifest(name)
+        self.write_manifest(name, config, layers)
+        if before is None:
+            return []
+        old = {before["config"]["digest"], *(l["digest"] for l in before["layers"])}
+        orphans = sorted(old - self.referenced_digests())
+        for digest in orphans:
+            self.blob_path(digest).unlink(missing_ok=True)
+        return orphans
+
     def _write_manifest_file(self, name: ModelName, manifest: dict) -> Path:
         """Atomic: a partial file, flushed, then renamed over the stored spelling."""
         target = self.manifest_file(self.find(name) or name)

@@ -112,3 +112,14 @@ def test_a_writer_killed_mid_blob_leaves_the_store_intact(tmp_path):
     with gguf.open("rb") as f:
         digest, size = store.write_blob(iter(lambda: f.read(1 << 20), b""))
     assert (digest, size) == ("sha256:" + sha256_of(gguf), total)
+
+
+def test_replacing_a_manifest_removes_what_only_the_old_one_used(tmp_path):
+    store = Store(tmp_path)
+    config = store.write_blob_bytes(b"{}", "c")
+    old_system = store.write_blob_bytes(b"old", MEDIA_PREFIX + "system")
+    new_system = store.write_blob_bytes(b"new", MEDIA_PREFIX + "system")
+    assert store.replace_manifest(parse_name("m"), config, [old_system]) == []
+    assert store.replace_manifest(parse_name("m"), config, [new_system]) == [old_system.digest]
+    assert not store.has_blob(old_system.digest)
+    assert store.has_blob(new_system.digest) and store.has_blob(config.digest)
