@@ -70,9 +70,10 @@ For each function call, return a json object with function name and arguments wi
 {{ end }}{{ .Response }}{{ if .Response }}<|im_end|>{{ end }}"""
 
 SMOLLM2_PARAMS = {"stop": ["<|im_start|>", "<|im_end|>"]}
-#: Names that install the bundled model. ``smollm2`` alone means ``smollm2:latest``,
-#: which in Ollama's library is the 1.7B model, so it is deliberately absent.
-BUNDLED_NAMES = ("smollm2:135m",)
+#: Names that install the bundled model: the course's name, and the library tag that
+#: names exactly this quantization. ``smollm2`` alone means ``smollm2:latest``, the
+#: 1.7B model in Ollama's library, and ``…-fp16`` is another file: both are absent.
+BUNDLED_NAMES = ("smollm2:135m", "smollm2:135m-instruct-q4_1")
 
 
 @dataclass(frozen=True)

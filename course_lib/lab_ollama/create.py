@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 from ..model import gguf_file_type
 from ..store.layout import CONFIG_MEDIA, MEDIA_PREFIX, Layer, Store, StoreError
 from ..store.names import InvalidName, ModelName, parse_name
-from . import catalog, gotemplate, inspect
+from . import catalog, describe, gotemplate
 from .errors import OllamaError, bad_request
 from .pull import pull
 from .schemas import CreateRequest
@@ -73,10 +73,10 @@ def _name(text: str) -> ModelName:
 def _base_model(store: Store, text: str) -> Iterator[dict]:
     """The stored base model; a missing one is pulled first, as Ollama does."""
     base_name = _name(text)
-    base = inspect.load(store, base_name)
+    base = describe.load(store, base_name)
     if base is None and catalog.lookup(base_name) is not None:
         yield from pull(store, base_name)
-        base = inspect.load(store, base_name)
+        base = describe.load(store, base_name)
     if base is None:
         raise OllamaError(404, f"model '{text}' not found")
     return base
@@ -104,7 +104,7 @@ def _from_files(store: Store, files: dict[str, str]) -> tuple[Layer, Layer]:
     with blob.open("rb") as handle:
         if handle.read(4) != GGUF_MAGIC:
             raise bad_request("supplied file was not in GGUF format")
-    info, _ = inspect.gguf_metadata(str(blob))
+    info, _ = describe.gguf_metadata(str(blob))
     arch = info.get("general.architecture", "")
     config = {
         "model_format": "gguf",

@@ -123,3 +123,14 @@ def test_pulling_a_model_lab_ollama_cannot_provide(client):
 def test_capabilities_follow_the_template(client, pulled):
     list(client.create(model="fim", from_="smollm2:135m", template="<PRE> {{ .Prompt }} <SUF>{{ .Suffix }} <MID>", stream=True))
     assert client.show("fim").capabilities == ["completion", "insert"]
+
+
+def test_the_alias_reuses_the_blobs_already_pulled(client, pulled):
+    again = list(client.pull("smollm2:135m-instruct-q4_1", stream=True))
+    gguf_digest = "sha256:" + sha256_of(bundled_gguf())
+    model_lines = [p for p in again if p.digest == gguf_digest]
+    assert len(model_lines) == 1 and model_lines[0].completed == model_lines[0].total
+    names = {m.model: m.digest for m in client.list().models}
+    assert "smollm2:135m-instruct-q4_1" in names
+    with pytest.raises(ollama.ResponseError, match="file does not exist"):
+        list(client.pull("smollm2", stream=True))

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from ...store.layout import Store, StoreError
 from ...store.names import InvalidName, ModelName, parse_name
-from .. import inspect
+from .. import describe
 from ..create import create
 from ..errors import OllamaError, bad_request, not_found, read_body
 from ..pull import pull
@@ -73,7 +73,7 @@ def tags(request: Request) -> dict:
     store = _store(request)
     entries = []
     for name, _ in store.models():
-        model = inspect.load(store, name)
+        model = describe.load(store, name)
         entries.append(
             {
                 "name": name.display,
@@ -106,10 +106,10 @@ async def show_route(request: Request) -> dict:
     body = await read_body(request, ShowRequest)
     text = _required(body.model or body.name)
     name = _parse(text)
-    model = inspect.load(_store(request), name)
+    model = describe.load(_store(request), name)
     if model is None:
         raise not_found(f"model '{name.display}' not found")
-    return inspect.show(model, verbose=body.verbose)
+    return describe.show(model, verbose=body.verbose)
 
 
 @router.post("/api/copy")
