@@ -45,6 +45,7 @@ lab: setup
 	$(COURSE) lab
 
 test: setup
+	$(COURSE) assign --check
 	COURSE_QUICK=1 $(PY) -m pytest
 
 clean:

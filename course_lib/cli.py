@@ -104,6 +104,31 @@ def ollama_serve() -> None:
     serve_lab()
 
 
+@app.command("assign")
+def assign_cmd(
+    check: Annotated[bool, typer.Option("--check", help="Only check that exercises/ is up to date.")] = False,
+    solutions: Annotated[Path, typer.Option(help="Master notebooks.")] = Path("solutions"),
+    exercises: Annotated[Path, typer.Option(help="Student notebooks.")] = Path("exercises"),
+    build: Annotated[Path, typer.Option(help="Autograders go to BUILD/autograder.")] = Path("build"),
+) -> None:
+    """Generate exercises/ and the autograders from solutions/ with otter-assign."""
+    from .grading import assign as grading_assign
+
+    try:
+        if check:
+            problems = grading_assign.check(solutions, exercises)
+            for line in problems:
+                typer.echo(f"stale: {line}", err=True)
+            if problems:
+                _fail(RuntimeError("exercises/ is out of date: run `course assign`"))
+            typer.echo(f"exercises/ is up to date ({len(grading_assign.masters(solutions))} notebooks)")
+            return
+        for path in grading_assign.assign(solutions, exercises, build):
+            typer.echo(f"wrote {path}")
+    except grading_assign.AssignError as error:
+        _fail(error)
+
+
 @app.command(context_settings=PASS_THROUGH)
 def up(ctx: typer.Context) -> None:
     """Start the engines in the background (those not already answering)."""

@@ -1,0 +1,1 @@
+"""Exercises and grading on otter-grader: author time (assign), check time, grading time."""

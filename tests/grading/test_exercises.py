@@ -1,0 +1,93 @@
+"""Exercises from otter masters: in sync, solutions to full marks, wrong answers lose."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_lib.grading import assign
+from course_lib.grading.questions import question_score
+
+ROOT = Path(__file__).resolve().parents[2]
+SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
+MASTERS = assign.masters(SOLUTIONS)
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory):
+    """otter-assign run once per master (each run takes ~7 s)."""
+    work = tmp_path_factory.mktemp("assign")
+    return {m.name: assign.generate(m, work) for m in MASTERS}
+
+
+def otter_run(autograder_zip: Path, notebook: Path, out: Path) -> dict:
+    """Grade one notebook with otter's own local runner; {question: (score, possible)}."""
+    out.mkdir()
+    subprocess.run(
+        [sys.executable, "-m", "otter", "run", "-a", str(autograder_zip), "-o", str(out), str(notebook)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    tests = json.loads((out / "results.json").read_text())["tests"]
+    return {t["name"]: (t["score"], t["max_score"]) for t in tests if t.get("max_score")}
+
+
+def test_every_master_has_an_exercise_in_sync():
+    assert MASTERS, "no masters found"
+    assert assign.check(SOLUTIONS, EXERCISES) == []
+
+
+def test_a_stale_missing_or_extra_exercise_is_reported(tmp_path):
+    exercises = tmp_path / "exercises"
+    shutil.copytree(EXERCISES, exercises)
+    stale = exercises / MASTERS[0].name
+    nb = nbformat.read(stale, as_version=4)
+    nb.cells[1].source += "\nedited by hand"
+    nbformat.write(nb, stale)
+    (exercises / "99_orphan.ipynb").write_text(stale.read_text())
+    problems = assign.check(SOLUTIONS, exercises)
+    assert f"{MASTERS[0].name}: differs from what {MASTERS[0]} generates" in problems
+    assert any(p.startswith("99_orphan.ipynb: no master") for p in problems)
+    stale.unlink()
+    assert f"{MASTERS[0].name}: missing from {exercises}/" in assign.check(SOLUTIONS, exercises)
+
+
+@pytest.mark.parametrize("master", MASTERS, ids=lambda m: m.stem)
+def test_solutions_get_full_marks_and_the_untouched_exercise_zero(master, generated, tmp_path):
+    made = generated[master.name]
+    solved = otter_run(made.autograder_zip, made.solved, tmp_path / "solution")
+    assert solved and all(score == possible for score, possible in solved.values()), solved
+    untouched = otter_run(made.autograder_zip, EXERCISES / master.name, tmp_path / "untouched")
+    assert set(untouched) == set(solved)
+    assert all(score == 0 for score, _ in untouched.values()), untouched
+
+
+# Plausible wrong answers, one set per question: each must lose points.
+def _case_sensitive(headers):
+    return "X-Course-Lab" in headers
+
+
+def _always_lab(headers):
+    return True
+
+
+def _value_must_be_set(headers):
+    return any(k.lower() == "x-course-lab" and v for k, v in headers.items())
+
+
+WRONG = {("00_setup", "q1"): [_case_sensitive, _always_lab, _value_must_be_set]}
+RIGHT = {("00_setup", "q1"): lambda headers: any(k.lower() == "x-course-lab" for k in headers)}
+
+
+@pytest.mark.parametrize("key", sorted(WRONG), ids=lambda k: "-".join(k))
+def test_wrong_answers_lose_points(key, generated):
+    exercise, question = key
+    zip_path = generated[f"{exercise}.ipynb"].autograder_zip
+    name = "is_lab_ollama"
+    assert question_score(zip_path, question, {name: RIGHT[key]}) == (2, 2)
+    for wrong in WRONG[key]:
+        earned, possible = question_score(zip_path, question, {name: wrong})
+        assert earned < possible, f"{wrong.__name__} kept all {possible} points"
