@@ -129,6 +129,41 @@ def assign_cmd(
         _fail(error)
 
 
+@app.command("grade")
+def grade_cmd(
+    submissions: Annotated[list[Path], typer.Argument(help="Submitted notebooks (NN_name.ipynb).")],
+    out: Annotated[Path, typer.Option(help="CSV to write.")] = Path("grades.csv"),
+    autograder: Annotated[Optional[Path], typer.Option(help="Default: build/autograder/NN_name.zip.")] = None,
+    jobs: Annotated[int, typer.Option(help="Submissions graded at once.")] = 0,
+    cell_timeout: Annotated[int, typer.Option(help="Seconds per cell.")] = 60,
+    timeout: Annotated[int, typer.Option(help="Seconds per submission.")] = 600,
+    engines_up: Annotated[bool, typer.Option("--engines/--no-engines", help="Start the engines first.")] = True,
+) -> None:
+    """Grade submissions without Docker into a CSV (points per question, status)."""
+    from .grading import grade as grading
+
+    zip_path = autograder or Path("build/autograder") / f"{submissions[0].stem}.zip"
+    if not zip_path.is_file():
+        _fail(RuntimeError(f"{zip_path} not found: run `course assign` first"))
+    started: list[str] = []
+    if engines_up:
+        try:
+            started = engines.up()
+        except (services.ServiceError, model.ModelError) as error:
+            _fail(error)
+        typer.echo(f"engines started for grading: {', '.join(started) or 'none (already up)'}")
+    limits = grading.Limits(cell_timeout=cell_timeout, timeout=timeout)
+    try:
+        grades = grading.grade_many(submissions, zip_path, limits, jobs or grading.default_jobs())
+    finally:
+        if started:
+            engines.down(tuple(started))
+    grading.write_csv(grades, out, grading.questions_in(zip_path))
+    for g in grades:
+        typer.echo(f"{g.submission.name}: {g.total:g} points, {g.status}{' (' + g.reason + ')' if g.reason else ''}")
+    typer.echo(f"wrote {out}")
+
+
 @app.command(context_settings=PASS_THROUGH)
 def up(ctx: typer.Context) -> None:
     """Start the engines in the background (those not already answering)."""

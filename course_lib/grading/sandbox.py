@@ -1,0 +1,96 @@
+"""Grade one submission in this process with otter, bounded: the grading wrapper.
+
+Run by ``course grade`` as ``python -m course_lib.grading.sandbox ZIP NOTEBOOK OUT.json``
+in a throwaway folder. It
+
+- makes itself a child subreaper (Linux), so a kernel that starts its own session
+  stays in this process's tree and is killed with it, never left behind;
+- gives every cell ``--cell-timeout`` seconds: nbconvert interrupts a cell that runs
+  longer, so a Python loop loses only its own question (otter has no timeout);
+- writes ``{"scores": {question: [score, possible]}}`` or ``{"error": …}`` to OUT.json.
+
+The caller adds what this process cannot enforce on itself: a wall-clock timeout for
+code that ignores interrupts (a loop inside C), a CPU-time limit, and the final kill.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import sys
+from pathlib import Path
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Adopt orphaned descendants (Linux prctl); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def bound_cells(cell_timeout: int) -> None:
+    """Make every ExecutePreprocessor otter creates interrupt cells after the timeout."""
+    from nbconvert.preprocessors import ExecutePreprocessor
+
+    original = ExecutePreprocessor.__init__
+
+    def bounded(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.timeout = cell_timeout
+        self.interrupt_on_timeout = True
+        self.allow_errors = True
+
+    ExecutePreprocessor.__init__ = bounded
+
+
+def kill_descendants() -> None:
+    """Kill every process below this one (kernels included)."""
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+def grade(autograder_zip: Path, notebook: Path) -> dict:
+    """Per-question ``[score, possible]`` from otter's local grading."""
+    import otter.api
+
+    results = otter.api.grade_submission(str(notebook), str(autograder_zip), quiet=True)
+    scores = {
+        name: [float(test.score), float(test.possible)]
+        for name, test in results.results.items()
+    }
+    if not scores:
+        return {"error": "no results: otter found no tests to run (were its files deleted?)"}
+    return {"scores": scores}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("autograder_zip", type=Path)
+    parser.add_argument("notebook", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--cell-timeout", type=int, default=60)
+    args = parser.parse_args(argv)
+    become_subreaper()
+    bound_cells(args.cell_timeout)
+    try:
+        outcome = grade(args.autograder_zip, args.notebook)
+    except Exception as exc:  # reported in the CSV, never a traceback there
+        outcome = {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+    finally:
+        kill_descendants()
+    args.out.write_text(json.dumps(outcome))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""`course grade`: broken submissions lose their own points, and nothing is left behind."""
+
+import csv
+import time
+
+import nbformat
+import psutil
+import pytest
+
+from course_lib.grading import assign
+from course_lib.grading.grade import Limits, grade_many
+
+from ..helpers import course
+from .test_exercises import EXERCISES, SOLUTIONS
+
+RIGHT = 'def is_lab_ollama(headers):\n    return any(k.lower() == "x-course-lab" for k in headers)'
+SUBMISSIONS = {
+    "right": RIGHT,
+    "wrong": 'def is_lab_ollama(headers):\n    return "X-Course-Lab" in headers',
+    "python_loop": "while True:\n    pass",
+    "c_loop": "sum(range(10**15))",
+    "exits": "import os\nos._exit(1)",
+    "raises": "raise RuntimeError('broken on purpose')",
+    "deletes_files": RIGHT + "\nimport os, shutil\nfor f in os.listdir('.'):\n    shutil.rmtree(f, ignore_errors=True) if os.path.isdir(f) else os.remove(f)",
+}
+EXPECTED = {  # status, total points
+    "right": ("ok", 2.0),
+    "wrong": ("ok", 1.0),
+    "python_loop": ("ok", 0.0),
+    "c_loop": ("timeout", 0.0),
+    "exits": ("crashed", 0.0),
+    "raises": ("ok", 0.0),
+    "deletes_files": ("error", 0.0),  # otter cannot tell: the submission loses its points
+}
+
+
+def kernels() -> set[int]:
+    found = set()
+    for p in psutil.process_iter(["cmdline"]):
+        if any("ipykernel" in part for part in (p.info["cmdline"] or [])):
+            found.add(p.pid)
+    return found
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    work = tmp_path_factory.mktemp("grade")
+    made = assign.generate(SOLUTIONS / "00_setup.ipynb", work / "assign")
+    folder = work / "submissions"
+    folder.mkdir()
+    paths = []
+    for label, answer in SUBMISSIONS.items():
+        nb = nbformat.read(EXERCISES / "00_setup.ipynb", as_version=4)
+        (cell,) = [c for c in nb.cells if "otter_answer_cell" in c.metadata.get("tags", [])]
+        cell.source = answer
+        path = folder / label / "00_setup.ipynb"
+        path.parent.mkdir()
+        nbformat.write(nb, path)
+        paths.append(path)
+    before = kernels()
+    started = time.monotonic()
+    grades = grade_many(paths, made.autograder_zip, Limits(cell_timeout=5, timeout=45), jobs=2)
+    return {p.parent.name: g for p, g in zip(paths, grades)}, before, made, folder, time.monotonic() - started
+
+
+@pytest.mark.parametrize("label", sorted(SUBMISSIONS))
+def test_each_submission_gets_what_it_earned(graded, label):
+    grades = graded[0]
+    status, total = EXPECTED[label]
+    assert (grades[label].status, grades[label].total) == (status, total), grades[label]
+
+
+def test_no_kernel_or_grader_process_is_left(graded):
+    _, before, *_ = graded
+    time.sleep(1)
+    assert kernels() - before == set()
+
+
+def test_the_submissions_and_the_autograder_are_untouched(graded):
+    _, _, made, folder, _ = graded
+    assert made.autograder_zip.is_file()
+    assert len(list(folder.glob("*/00_setup.ipynb"))) == len(SUBMISSIONS)
+
+
+def test_the_cli_writes_one_csv_row_per_submission(graded, tmp_path):
+    _, _, made, folder, _ = graded
+    out = tmp_path / "grades.csv"
+    subs = [str(folder / name / "00_setup.ipynb") for name in ("right", "raises")]
+    done = course("grade", *subs, "--autograder", str(made.autograder_zip), "--out", str(out),
+                  "--no-engines", "--cell-timeout", "5", "--timeout", "60")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert [r["q1"] for r in rows] == ["2.0", "0.0"]
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    assert rows[0].keys() >= {"submission", "q1", "total", "status", "reason"}
