@@ -7,6 +7,8 @@ in a throwaway folder. It
   stays in this process's tree and is killed with it, never left behind;
 - gives every cell ``--cell-timeout`` seconds: nbconvert interrupts a cell that runs
   longer, so a Python loop loses only its own question (otter has no timeout);
+- compares otter's test files with the zip's pristine copies after grading: a
+  submission that rewrote them gets an error and no points;
 - writes ``{"scores": {question: [score, possible]}}`` or ``{"error": …}`` to OUT.json.
 
 The caller adds what this process cannot enforce on itself: a wall-clock timeout for
@@ -19,6 +21,7 @@ import argparse
 import ctypes
 import json
 import sys
+import zipfile
 from pathlib import Path
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -59,11 +62,44 @@ def kill_descendants() -> None:
             pass
 
 
+def guard_tests(autograder_zip: Path) -> dict:
+    """Check otter's test files against the zip's pristine copies after grading.
+
+    Otter runs the tests from files in its grading folder, which the submission can
+    reach: one that rewrote them scored full marks. The returned dict's
+    ``"tampered"`` turns True when the files differ once grading is done.
+    """
+    from otter.run.run_autograder.runners import python_runner
+
+    with zipfile.ZipFile(autograder_zip) as archive:
+        pristine = {
+            Path(n).name: archive.read(n)
+            for n in archive.namelist()
+            if n.startswith("tests/") and n.endswith(".py")
+        }
+    state = {"tampered": False}
+    original = python_runner.grade_notebook
+
+    def guarded(*args, **kwargs):
+        try:
+            return original(*args, **kwargs)
+        finally:
+            folder = Path(kwargs.get("test_dir", "./tests"))
+            now = {p.name: p.read_bytes() for p in folder.glob("*.py")}
+            state["tampered"] = now != pristine
+
+    python_runner.grade_notebook = guarded
+    return state
+
+
 def grade(autograder_zip: Path, notebook: Path) -> dict:
     """Per-question ``[score, possible]`` from otter's local grading."""
     import otter.api
 
+    guard = guard_tests(autograder_zip)
     results = otter.api.grade_submission(str(notebook), str(autograder_zip), quiet=True)
+    if guard["tampered"]:
+        return {"error": "the submission changed the grader's test files: no points"}
     scores = {
         name: [float(test.score), float(test.possible)]
         for name, test in results.results.items()

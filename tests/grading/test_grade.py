@@ -13,6 +13,16 @@ from course_lib.grading.grade import Limits, grade_many
 from ..helpers import course
 from .test_exercises import EXERCISES, SOLUTIONS
 
+# Edits otter's own test files so every assertion passes; plain otter then gives
+# this wrong answer full marks (checked in test_the_test_rewriting_attack_is_real).
+REWRITES_TESTS = """
+import glob
+for path in glob.glob('tests/*.py') + glob.glob('../tests/*.py'):
+    text = open(path).read()
+    open(path, 'w').write(text.replace('assert ', 'assert True or '))
+def is_lab_ollama(headers):
+    return False
+"""
 RIGHT = 'def is_lab_ollama(headers):\n    return any(k.lower() == "x-course-lab" for k in headers)'
 SUBMISSIONS = {
     "right": RIGHT,
@@ -22,6 +32,7 @@ SUBMISSIONS = {
     "exits": "import os\nos._exit(1)",
     "raises": "raise RuntimeError('broken on purpose')",
     "deletes_files": RIGHT + "\nimport os, shutil\nfor f in os.listdir('.'):\n    shutil.rmtree(f, ignore_errors=True) if os.path.isdir(f) else os.remove(f)",
+    "rewrites_tests": REWRITES_TESTS,
 }
 EXPECTED = {  # status, total points
     "right": ("ok", 2.0),
@@ -31,6 +42,7 @@ EXPECTED = {  # status, total points
     "exits": ("crashed", 0.0),
     "raises": ("ok", 0.0),
     "deletes_files": ("error", 0.0),  # otter cannot tell: the submission loses its points
+    "rewrites_tests": ("error", 0.0),
 }
 
 
@@ -93,3 +105,14 @@ def test_the_cli_writes_one_csv_row_per_submission(graded, tmp_path):
     assert [r["q1"] for r in rows] == ["2.0", "0.0"]
     assert [r["status"] for r in rows] == ["ok", "ok"]
     assert rows[0].keys() >= {"submission", "q1", "total", "status", "reason"}
+
+
+def test_the_test_rewriting_attack_is_real(graded):
+    """Without course grade's check, otter itself gives the rewriter full marks."""
+    import otter.api
+
+    _, _, made, folder, _ = graded
+    plain = otter.api.grade_submission(
+        str(folder / "rewrites_tests" / "00_setup.ipynb"), str(made.autograder_zip), quiet=True
+    )
+    assert {q: (t.score, t.possible) for q, t in plain.results.items()} == {"q1": (2, 2)}
