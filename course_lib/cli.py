@@ -138,6 +138,7 @@ def grade_cmd(
     cell_timeout: Annotated[int, typer.Option(help="Seconds per cell.")] = 60,
     timeout: Annotated[int, typer.Option(help="Seconds per submission.")] = 600,
     engines_up: Annotated[bool, typer.Option("--engines/--no-engines", help="Start the engines first.")] = True,
+    docker: Annotated[bool, typer.Option(help="Hand over to `otter grade` (needs a Docker daemon).")] = False,
 ) -> None:
     """Grade submissions without Docker into a CSV (points per question, status)."""
     from .grading import grade as grading
@@ -145,6 +146,13 @@ def grade_cmd(
     zip_path = autograder or Path("build/autograder") / f"{submissions[0].stem}.zip"
     if not zip_path.is_file():
         _fail(RuntimeError(f"{zip_path} not found: run `course assign` first"))
+    if docker:
+        try:
+            grading.grade_with_docker(submissions, zip_path, out)
+        except grading.GradingError as error:
+            _fail(error)
+        typer.echo(f"wrote {out} (otter grade, Docker)")
+        return
     started: list[str] = []
     if engines_up:
         try:

@@ -33,6 +33,9 @@ SUBMISSIONS = {
     "raises": "raise RuntimeError('broken on purpose')",
     "deletes_files": RIGHT + "\nimport os, shutil\nfor f in os.listdir('.'):\n    shutil.rmtree(f, ignore_errors=True) if os.path.isdir(f) else os.remove(f)",
     "rewrites_tests": REWRITES_TESTS,
+    "sys_exit": "import sys\nsys.exit(3)",
+    "kills_kernel": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
+    "floods_output": RIGHT + "\nwhile True:\n    print('x' * 1000)",
 }
 EXPECTED = {  # status, total points
     "right": ("ok", 2.0),
@@ -43,6 +46,9 @@ EXPECTED = {  # status, total points
     "raises": ("ok", 0.0),
     "deletes_files": ("error", 0.0),  # otter cannot tell: the submission loses its points
     "rewrites_tests": ("error", 0.0),
+    "sys_exit": ("ok", 0.0),
+    "kills_kernel": ("crashed", 0.0),
+    "floods_output": ("ok", 2.0),  # interrupted after defining a right answer
 }
 
 
@@ -70,9 +76,10 @@ def graded(tmp_path_factory):
         nbformat.write(nb, path)
         paths.append(path)
     before = kernels()
-    started = time.monotonic()
+    zip_bytes = made.autograder_zip.read_bytes()
     grades = grade_many(paths, made.autograder_zip, Limits(cell_timeout=5, timeout=45), jobs=2)
-    return {p.parent.name: g for p, g in zip(paths, grades)}, before, made, folder, time.monotonic() - started
+    assert made.autograder_zip.read_bytes() == zip_bytes, "the grader's files are unchanged"
+    return {p.parent.name: g for p, g in zip(paths, grades)}, before, made, folder, zip_bytes
 
 
 @pytest.mark.parametrize("label", sorted(SUBMISSIONS))
@@ -89,9 +96,20 @@ def test_no_kernel_or_grader_process_is_left(graded):
 
 
 def test_the_submissions_and_the_autograder_are_untouched(graded):
-    _, _, made, folder, _ = graded
-    assert made.autograder_zip.is_file()
-    assert len(list(folder.glob("*/00_setup.ipynb"))) == len(SUBMISSIONS)
+    _, _, made, folder, zip_bytes = graded
+    assert made.autograder_zip.read_bytes() == zip_bytes
+    assert sorted(p.parent.name for p in folder.glob("*/00_setup.ipynb")) == sorted(SUBMISSIONS)
+    for label, answer in SUBMISSIONS.items():
+        nb = nbformat.read(folder / label / "00_setup.ipynb", as_version=4)
+        assert any(c.source == answer for c in nb.cells), f"{label} was modified"
+
+
+def test_docker_grading_says_plainly_when_docker_is_missing(graded, tmp_path, monkeypatch):
+    from course_lib.grading import grade as grading
+
+    monkeypatch.setattr(grading, "docker_available", lambda: False)
+    with pytest.raises(grading.GradingError, match="Docker is not running"):
+        grading.grade_with_docker([tmp_path / "x.ipynb"], graded[2].autograder_zip, tmp_path / "out.csv")
 
 
 def test_the_cli_writes_one_csv_row_per_submission(graded, tmp_path):
