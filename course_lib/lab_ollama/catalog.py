@@ -138,14 +138,19 @@ def _license_text() -> str:
 
 
 def config_blob(bundled: Bundled) -> bytes:
-    """The image config Ollama writes beside a GGUF model."""
+    """The image config Ollama writes beside the bundled GGUF."""
+    return gguf_config(bundled.family, bundled.parameter_size, bundled.file_type)
+
+
+def gguf_config(family: str, parameter_size: str, file_type: str) -> bytes:
+    """The image config Ollama writes beside any GGUF model layer."""
     return json.dumps(
         {
             "model_format": "gguf",
-            "model_family": bundled.family,
-            "model_families": [bundled.family],
-            "model_type": bundled.parameter_size,
-            "file_type": bundled.file_type,
+            "model_family": family,
+            "model_families": [family],
+            "model_type": parameter_size,
+            "file_type": file_type,
             "architecture": "amd64",
             "os": "linux",
         }

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import PurePosixPath
 
 from ..model import gguf_file_type
-from ..store.layout import CONFIG_MEDIA, MEDIA_PREFIX, Layer, Store, StoreError
+from ..store.layout import CONFIG_MEDIA, MEDIA_PREFIX, Layer, Store, StoreError, normalise_digest
 from ..store.names import InvalidName, ModelName, parse_name
 from . import catalog, describe, gotemplate
 from .errors import OllamaError, bad_request
@@ -92,7 +92,7 @@ def _checked_blob(store: Store, filename: str, digest: str) -> Layer:
         raise bad_request(str(exc)) from exc
     if not blob.is_file():
         raise bad_request(f"blob {digest} not found")
-    return Layer("", digest.replace("-", ":", 1), blob.stat().st_size)
+    return Layer("", normalise_digest(digest), blob.stat().st_size)
 
 
 def _from_files(store: Store, files: dict[str, str]) -> tuple[Layer, Layer]:
@@ -106,16 +106,10 @@ def _from_files(store: Store, files: dict[str, str]) -> tuple[Layer, Layer]:
             raise bad_request("supplied file was not in GGUF format")
     info, _ = describe.gguf_metadata(str(blob))
     arch = info.get("general.architecture", "")
-    config = {
-        "model_format": "gguf",
-        "model_family": arch,
-        "model_families": [arch],
-        "model_type": catalog.human_number(info["general.parameter_count"]),
-        "file_type": gguf_file_type(blob),
-        "architecture": "amd64",
-        "os": "linux",
-    }
-    config_layer = store.write_blob_bytes(json.dumps(config).encode(), CONFIG_MEDIA)
+    config = catalog.gguf_config(
+        arch, catalog.human_number(info["general.parameter_count"]), gguf_file_type(blob)
+    )
+    config_layer = store.write_blob_bytes(config, CONFIG_MEDIA)
     return Layer(MEDIA_PREFIX + "model", layer.digest, layer.size), config_layer
 
 
