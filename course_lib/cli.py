@@ -168,7 +168,7 @@ def grade_cmd(
             engines.down(tuple(started))
     grading.write_csv(grades, out, grading.questions_in(zip_path))
     for g in grades:
-        typer.echo(f"{g.submission.name}: {g.total:g} points, {g.status}{' (' + g.reason + ')' if g.reason else ''}")
+        typer.echo(f"{g.submission}: {g.total:g} points, {g.status}{' (' + g.reason + ')' if g.reason else ''}")
     typer.echo(f"wrote {out}")
 
 

@@ -13,9 +13,10 @@ happened. Status per submission:
 - ``error``: no results could be had (e.g. the submission deleted otter's files):
   no points, reason in the CSV.
 
-What this cannot stop without Docker or another user account (README says so): code
-in a submission runs as the grader's user and could read or change files that user
-can reach, including otter's test files during its own run.
+What this cannot stop without Docker or another user account (solutions/README.md
+says so): code in a submission runs as the grader's user and could read or change
+files that user can reach. Rewritten test files are caught (the sandbox compares
+them with the zip's copies); patching otter inside the kernel is not.
 """
 
 from __future__ import annotations
@@ -142,7 +143,8 @@ def write_csv(grades: list[Grade], path: Path, questions: list[str]) -> None:
         writer.writerow(["submission", *questions, "total", "status", "reason"])
         for g in grades:
             points = [g.scores.get(q, (0.0, 0.0))[0] for q in questions]
-            writer.writerow([g.submission.name, *points, g.total, g.status, g.reason])
+            # The path as given: students' notebooks share one file name.
+            writer.writerow([str(g.submission), *points, g.total, g.status, g.reason])
 
 
 def questions_in(autograder_zip: Path) -> list[str]:

@@ -121,6 +121,7 @@ def test_the_cli_writes_one_csv_row_per_submission(graded, tmp_path):
     assert done.returncode == 0, done.stderr
     rows = list(csv.DictReader(out.open()))
     assert [r["q1"] for r in rows] == ["2.0", "0.0"]
+    assert [r["submission"] for r in rows] == subs, "rows tell same-named notebooks apart"
     assert [r["status"] for r in rows] == ["ok", "ok"]
     assert rows[0].keys() >= {"submission", "q1", "total", "status", "reason"}
 
