@@ -7,6 +7,7 @@ CLI can run differently configured servers side by side.
 from __future__ import annotations
 
 import ipaddress
+from contextlib import asynccontextmanager
 import socket
 
 from fastapi import FastAPI, Request, Response
@@ -14,14 +15,21 @@ from fastapi import FastAPI, Request, Response
 from .. import __version__
 from ..store.layout import Store
 from . import LAB_HEADER, errors
-from .routes import meta, models
+from .routes import embed, generate, meta, models, openai, running
+from .runner.scheduler import Scheduler
 from .settings import LabSettings
 
 
 def create_app(settings: LabSettings | None = None) -> FastAPI:
     """Build a lab Ollama app; opening the store cleans what killed writers left."""
     settings = settings or LabSettings()
-    app = FastAPI(title="lab Ollama", docs_url=None, redoc_url=None, openapi_url=None)
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.scheduler = Scheduler(settings)
+        yield
+        await app.state.scheduler.close()
+
+    app = FastAPI(title="lab Ollama", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.settings = settings
     app.state.store = Store(settings.models)
     if not settings.noprune:
@@ -39,7 +47,8 @@ def create_app(settings: LabSettings | None = None) -> FastAPI:
         return response
 
     app.include_router(meta.router)
-    app.include_router(models.router)
+    for module in (models, generate, embed, running, openai):
+        app.include_router(module.router)
     return app
 
 

@@ -455,3 +455,30 @@ def _print(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return str(value)
+
+
+def cut_after(nodes: list[Node], name: str) -> list[Node]:
+    """Drop everything after the first action that prints field ``name``.
+
+    Ollama renders the last turn of a template without ``.Messages`` this way: the
+    model should write what follows ``{{ .Response }}``, so nothing after it is sent.
+
+    >>> render(cut_after(parse("A{{ .Prompt }}B{{ .Response }}C{{ if .Prompt }}D{{ end }}"), "Response"), {"Prompt": "p"})
+    'ApB'
+    """
+    cut = False
+
+    def walk(items: list[Node]) -> list[Node]:
+        nonlocal cut
+        kept: list[Node] = []
+        for node in items:
+            if cut:
+                break
+            if isinstance(node, Branch):
+                node = Branch(node.line, node.kind, node.pipe, walk(node.body), walk(node.otherwise))
+            kept.append(node)
+            if isinstance(node, Action) and name in fields([node]):
+                cut = True
+        return kept
+
+    return walk(nodes)

@@ -1,4 +1,4 @@
-"""Request bodies of Ollama's model-management API, with Ollama's field names.
+"""Request bodies of Ollama's API, with Ollama's field names.
 
 Unknown fields are ignored, as Go's encoding/json ignores them. Fields are typed
 strictly, so a string where Ollama expects a bool is a 400, as in Ollama.
@@ -6,7 +6,9 @@ strictly, so a string where Ollama expects a bool is a 400, as in Ollama.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 
 class _Body(BaseModel):
@@ -48,3 +50,59 @@ class CreateRequest(_Body):
     license: StrictStr | list[StrictStr] | None = None
     quantize: StrictStr | None = None
     stream: StrictBool | None = None
+
+
+class Message(_Body):
+    role: StrictStr = ""
+    content: StrictStr = ""
+    thinking: StrictStr | None = None
+    images: list[StrictStr] | None = None
+    tool_calls: list[dict] | None = None
+    tool_name: StrictStr | None = None
+    tool_call_id: StrictStr | None = None
+
+
+class _Inference(_Body):
+    """What generate and chat share."""
+
+    model: StrictStr = ""
+    stream: StrictBool | None = None
+    format: Any = None
+    options: dict | None = None
+    keep_alive: Any = None
+    think: Any = None
+    truncate: StrictBool | None = None
+    shift: StrictBool | None = None
+    logprobs: StrictBool = False
+    top_logprobs: StrictInt = 0
+
+
+class GenerateRequest(_Inference):
+    prompt: StrictStr = ""
+    suffix: StrictStr = ""
+    system: StrictStr = ""
+    template: StrictStr = ""
+    context: list[StrictInt] | None = None
+    raw: StrictBool = False
+    images: list[StrictStr] | None = None
+
+
+class ChatRequest(_Inference):
+    messages: list[Message] = Field(default_factory=list)
+    tools: list[dict] | None = None
+
+
+class EmbedRequest(_Body):
+    model: StrictStr = ""
+    input: Any = None
+    truncate: StrictBool | None = None
+    dimensions: StrictInt = 0
+    options: dict | None = None
+    keep_alive: Any = None
+
+
+class EmbeddingsRequest(_Body):
+    model: StrictStr = ""
+    prompt: StrictStr = ""
+    options: dict | None = None
+    keep_alive: Any = None

@@ -26,6 +26,8 @@ class LabSettings(BaseSettings):
     num_parallel: int = Field(1, ge=1, description="Requests decoded together per model.")
     max_queue: int = Field(512, ge=1, description="Requests that may wait before 503.")
     max_loaded_models: int = Field(0, ge=0, description="0 means 3 per GPU (3 on CPU).")
+    context_length: int = Field(0, ge=0, description="Default num_ctx; 0 = 4096, Ollama's tier for a CPU.")
+    debug: str = Field("", description="1 = debug logs (llama.cpp's too), as OLLAMA_DEBUG.")
     noprune: bool = Field(False, description="Keep unreferenced blobs at start.")
 
     @field_validator("models", mode="before")
