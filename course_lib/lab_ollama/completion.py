@@ -17,9 +17,9 @@ from fastapi import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from .describe import StoredModel, gguf_metadata
+from .describe import StoredModel
 from .errors import OllamaError
-from .runner.engine import Event, Sequence
+from .runner.engine import Event, Sequence, model_metadata
 from .runner.options import Options
 from .runner.options import resolve as resolve_options
 from .runner.sampling import build_sampler
@@ -36,7 +36,7 @@ def model_options(model: StoredModel, request_options: dict | None, context_leng
     """Request options over Modelfile PARAMETERs over defaults, num_ctx capped at training."""
     trained = 0
     if model.model_path is not None:
-        info, _ = gguf_metadata(str(model.model_path))
+        info = model_metadata(str(model.model_path))
         trained = int(info.get(f"{info.get('general.architecture', 'llama')}.context_length", 0))
     return resolve_options(model.params, request_options, context_length=context_length, trained_context=trained)
 
@@ -88,14 +88,16 @@ class Completion:
     async def result(self, request: Request | None = None) -> Event:
         """The final event of a non-streaming request; a client that leaves cancels it."""
         getter = asyncio.ensure_future(self.queue.get())
+        watcher = asyncio.ensure_future(_disconnected(request)) if request is not None else None
         try:
-            while not getter.done():
-                await asyncio.wait({getter}, timeout=0.5)
-                if not getter.done() and request is not None and await request.is_disconnected():
-                    raise OllamaError(499, "request canceled")
+            await asyncio.wait({getter, watcher} - {None}, return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done():
+                raise OllamaError(499, "request canceled")
             event = self._final(getter.result())
         finally:
-            getter.cancel()
+            for task in (getter, watcher):
+                if task is not None:
+                    task.cancel()
             self.close()
         if "error" in event:
             raise OllamaError(500, event["error"])
@@ -153,6 +155,12 @@ async def start(
         raise
     runner.submit(sequence)
     return Completion(scheduler, loaded, sequence, queue, started, load_duration)
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client hangs up (the body is read, so only that can come)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 class ClosingStream(StreamingResponse):

@@ -1,6 +1,7 @@
-"""A live lab Ollama for the conformance tests: real HTTP, its own empty store."""
+"""Live lab Ollamas for the conformance tests: real HTTP, each with its own store."""
 
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,26 +18,28 @@ class Lab:
     models: Path
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory) -> Lab:
-    home = tmp_path_factory.mktemp("lab-home")
+@contextmanager
+def running_lab(home: Path, **settings: str):
+    """Start ``python -m course_lib.lab_ollama`` with OLLAMA_* settings; stop it after."""
     port = free_port()
+    env = {"OLLAMA_HOST": f"127.0.0.1:{port}", "OLLAMA_MODELS": str(home / "models"), "COURSE_HOME": str(home)}
+    env.update({f"OLLAMA_{key.upper()}": value for key, value in settings.items()})
     service = services.Service(
-        "lab-ollama-test",
-        [sys.executable, "-m", "course_lib.lab_ollama"],
-        "127.0.0.1",
-        port,
-        "/",
-        env={
-            "OLLAMA_HOST": f"127.0.0.1:{port}",
-            "OLLAMA_MODELS": str(home / "models"),
-            "COURSE_HOME": str(home),
-        },
+        f"lab-ollama-test-{port}", [sys.executable, "-m", "course_lib.lab_ollama"], "127.0.0.1", port, "/", env=env
     )
     pid = services.start(service, timeout=60)
-    yield Lab(f"http://127.0.0.1:{port}", home / "models")
-    services.stop(service)
-    assert not services.group_alive(pid)
+    try:
+        yield Lab(f"http://127.0.0.1:{port}", home / "models")
+    finally:
+        services.stop(service)
+        assert not services.group_alive(pid)
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory) -> Lab:
+    """Ollama's defaults: one slot per model."""
+    with running_lab(tmp_path_factory.mktemp("lab-home")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

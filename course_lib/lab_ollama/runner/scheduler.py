@@ -20,10 +20,10 @@ from pathlib import Path
 
 import psutil
 
-from ..describe import StoredModel, gguf_metadata
+from ..describe import StoredModel
 from ..errors import OllamaError
 from ..settings import LabSettings
-from .engine import LlamaRunner, RunnerConfig
+from .engine import LlamaRunner, RunnerConfig, model_metadata
 from .options import Options, env_keep_alive
 
 log = logging.getLogger("lab_ollama.scheduler")
@@ -205,7 +205,7 @@ class Scheduler:
 
 def memory_estimate(config: RunnerConfig) -> int:
     """Weights plus the KV cache for every slot (f16 keys and values), in bytes."""
-    info, _ = gguf_metadata(str(config.model_path))
+    info = model_metadata(str(config.model_path))
     arch = info.get("general.architecture", "llama")
     layers = int(info.get(f"{arch}.block_count", 0))
     heads = int(info.get(f"{arch}.attention.head_count", 1)) or 1
