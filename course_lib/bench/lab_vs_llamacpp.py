@@ -30,7 +30,7 @@ from .. import services
 from ..model import bundled_gguf
 
 MODEL = "smollm2:135m"
-PROMPT = "Write a long story about a dragon who learns to cook."
+PROMPT = "Once upon a time, in a land far away, there lived a dragon who"  # rarely ends early
 SAMPLING = {"temperature": 0.8, "top_k": 40, "top_p": 0.9}  # Ollama's defaults, on both sides
 
 
@@ -67,7 +67,7 @@ class RawLlama:
         model, ctx = self.model, self.ctx
         start = time.perf_counter()
         prompt = model.tokenize(PROMPT.encode(), add_bos=True, special=True)
-        llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(ctx.ctx), True)
+        llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(ctx.ctx), False)  # metadata only: no memset
         samplers = []
         for i in range(self.n_seq):
             chain = LlamaSampler()
@@ -157,8 +157,10 @@ def main(
             try:
                 raw_rates, lab_rates = [], []
                 for run in range(runs + 1):  # run 0 warms both sides and is not counted
-                    r = raw.rate(tokens, run)
-                    l = lab_rate(url, tokens, parallel, 100 * run)
+                    if run % 2:  # alternate which side goes first
+                        r, l = raw.rate(tokens, run), lab_rate(url, tokens, parallel, 100 * run)
+                    else:
+                        l, r = lab_rate(url, tokens, parallel, 100 * run), raw.rate(tokens, run)
                     if run:
                         raw_rates.append(r)
                         lab_rates.append(l)

@@ -9,6 +9,7 @@ early (a client that hung up) frees the slot at once and releases the runner.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from .runner.options import resolve as resolve_options
 from .runner.sampling import build_sampler
 from .runner.scheduler import Loaded, Scheduler
 
+log = logging.getLogger("lab_ollama.completion")
 TOO_LONG = (
     "the prompt is longer than the context length currently available to the model; "
     "shorten the prompt, adjust the context length in settings, or use a model with a "
@@ -129,6 +131,7 @@ async def start(
         prompt = render(lambda text: len(runner.tokenize(text))) if render else spec.prompt
         text = runner.detokenize(spec.context) + prompt if spec.context else prompt
         tokens = runner.tokenize(text)
+        log.debug("prompt for %s (%d tokens): %r", spec.model.name.display, len(tokens), text)
         num_ctx, num_keep = spec.options["num_ctx"], spec.options["num_keep"]
         if len(tokens) >= num_ctx:
             if not (spec.truncate and spec.shift):

@@ -185,3 +185,17 @@ def test_changing_a_runner_option_reloads(lab, client, pulled):
     assert [m.context_length for m in client.ps().models] == [1024]
     client.generate(model=M, prompt="Hi", options={"num_ctx": 2048, "num_predict": 1})
     assert [m.context_length for m in client.ps().models] == [2048]
+
+
+def test_client_errors(client, pulled):
+    import ollama
+
+    with pytest.raises(ollama.ResponseError) as missing:
+        client.generate(model="nope", prompt="x")
+    assert (missing.value.status_code, missing.value.error) == (404, "model 'nope' not found")
+    with pytest.raises(ollama.ResponseError) as streamed:
+        list(client.chat(model="nope", messages=[{"role": "user", "content": "x"}], stream=True))
+    assert streamed.value.status_code == 404
+    with pytest.raises(ollama.ResponseError) as typed:
+        client.generate(model=M, prompt="x", options={"top_k": "many"})
+    assert (typed.value.status_code, typed.value.error) == (500, 'option "top_k" must be of type integer')

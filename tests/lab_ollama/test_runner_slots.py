@@ -108,7 +108,7 @@ def test_32_streams_with_hang_ups(four_slots):
 
 @pytest.fixture(scope="module")
 def one_slot(tmp_path_factory):
-    with running_lab(tmp_path_factory.mktemp("one-slot"), max_queue="1", max_loaded_models="1") as lab:
+    with running_lab(tmp_path_factory.mktemp("one-slot"), max_queue="1") as lab:
         requests.post(lab.url + "/api/pull", json={"model": M}, timeout=120).raise_for_status()
         yield lab
 
@@ -144,10 +144,3 @@ def test_the_load_queue_is_the_only_503(one_slot):
         assert {r.status_code for r in pool.map(lambda _: requests.post(one_slot.url + "/api/generate", json=body, timeout=120), range(8))} == {200}
 
 
-def test_max_loaded_models_evicts(one_slot):
-    """Two runners cannot coexist with OLLAMA_MAX_LOADED_MODELS=1: a model with other
-    runner options replaces the first."""
-    _generate(one_slot.url, 1)
-    _generate(one_slot.url, 1, options={"num_ctx": 512, "num_predict": 1})
-    (entry,) = requests.get(one_slot.url + "/api/ps", timeout=10).json()["models"]
-    assert entry["context_length"] == 512

@@ -417,7 +417,7 @@ class LlamaRunner:
                 self._embed_context = self._context(embeddings=True)
                 self._apply_adapters(self._embed_context)
             context = self._embed_context
-            llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(context.ctx), True)
+            llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(context.ctx), False)
             batch = LlamaBatch(n_tokens=len(tokens), embd=0, n_seq_max=1, verbose=False)
             try:
                 raw = batch.batch
