@@ -13,6 +13,7 @@ import typer
 from tqdm import tqdm
 
 from . import __version__, config, doctor, engines, model, services
+from .ollama_cli.app import ollama_app
 from .vllm_tools import server as vllm_server
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -20,7 +21,6 @@ model_app = typer.Typer(no_args_is_help=True, help="The bundled SmolLM2-135M mod
 serve_app = typer.Typer(no_args_is_help=True, help="Run an engine in the foreground.")
 app.add_typer(model_app, name="model")
 app.add_typer(serve_app, name="serve")
-ollama_app = typer.Typer(no_args_is_help=True, help="Ollama's command line, on lab Ollama or a real one.")
 app.add_typer(ollama_app, name="ollama")
 
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -94,14 +94,6 @@ def serve_vllm(
     argv = vllm_server.server_argv(port=port, host=host, extra_args=tuple(ctx.args))
     typer.echo("+ " + " ".join(argv), err=True)
     os.execvpe(argv[0], argv, {**os.environ, **vllm_server.engine_env()})
-
-
-@ollama_app.command("serve")
-def ollama_serve() -> None:
-    """Start lab Ollama in the foreground at OLLAMA_HOST (like `ollama serve`)."""
-    from .lab_ollama.serve import main as serve_lab
-
-    serve_lab()
 
 
 @app.command("assign")
@@ -240,3 +232,7 @@ def lab(
         typer.echo(f"stopped: {', '.join(['jupyterlab', *stopped])}")
     if process.returncode not in (0, -signal.SIGINT):
         _fail(RuntimeError(f"JupyterLab exited with status {process.returncode}"))
+
+
+if __name__ == "__main__":
+    app()

@@ -205,6 +205,14 @@ def _typed(name: str, values: list[str], line: int, warnings: list[str]) -> obje
     return _BOOL[value]
 
 
+def parameter_value(name: str, values: list[str]) -> object:
+    """A PARAMETER's typed value (``/set parameter`` uses it too); errors without a line."""
+    try:
+        return _typed(name, values, 0, [])
+    except ModelfileError as exc:
+        raise ModelfileError(str(exc).removeprefix("(line 0): ")) from exc
+
+
 def quote(value: str) -> str:
     """Quote a value only where the parser would otherwise read it differently.
 
