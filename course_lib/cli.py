@@ -219,7 +219,9 @@ def lab(
         jupyter.append("--allow-root")  # containers and CI run as root
     typer.echo("Starting JupyterLab: open the URL it prints. Ctrl-C stops it and the "
                f"engines started here ({', '.join(started) or 'none'}).")
-    process = subprocess.Popen(jupyter)
+    # Jupyter must see Ctrl-C even where we were started with SIGINT ignored (a
+    # background job of a shell without job control passes that on to its children)
+    process = subprocess.Popen(jupyter, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # Jupyter handles Ctrl-C
     try:
         process.wait()
