@@ -13,7 +13,7 @@ import requests
 
 from course_lib import services
 
-from ..helpers import COURSE, free_port, require_vllm
+from ..helpers import COURSE, course, free_port, require_vllm
 
 
 def test_ctrl_c_stops_jupyterlab_and_the_engine_it_started(tmp_path):
@@ -49,6 +49,7 @@ def test_ctrl_c_stops_jupyterlab_and_the_engine_it_started(tmp_path):
     finally:
         if lab.poll() is None:
             os.killpg(lab.pid, signal.SIGKILL)
+            course("down", env=env)  # the engines live in sessions of their own
     text = log.read_text()
     assert "stopped: jupyterlab, ollama, vllm" in text
     assert not services.port_in_use("127.0.0.1", jupyter_port)
