@@ -30,6 +30,16 @@ async def _load_or_unload(request: Request, model, options_in, keep_alive, model
     return "load"
 
 
+def _final(model: str, payload: dict, event: Event, after: dict, logprobs: bool) -> dict:
+    """The last object of generate and chat: done, done_reason, then timings (and
+    the non-streamed logprobs), in Ollama's field order."""
+    out = {"model": model, "created_at": created_at(), **payload, "done": True,
+           "done_reason": event["done_reason"], **after, **metrics(event)}  # fmt: skip
+    if logprobs:
+        out["logprobs"] = event["logprobs"]
+    return out
+
+
 @router.post("/api/generate")
 async def generate(request: Request) -> Response:
     body = await read_body(request, GenerateRequest)
@@ -73,14 +83,8 @@ async def generate(request: Request) -> Response:
     job = await completion.start(common.scheduler(request), spec)
 
     def final(event: Event, text: str) -> dict:
-        out = {"model": body.model, "created_at": created_at(), "response": text, "done": True,
-               "done_reason": event["done_reason"]}  # fmt: skip
-        if not body.raw:
-            out["context"] = event["context"]
-        out.update(metrics(event))
-        if top >= 0 and not spec.stream:
-            out["logprobs"] = event["logprobs"]
-        return out
+        after = {} if body.raw else {"context": event["context"]}
+        return _final(body.model, {"response": text}, event, after, top >= 0 and not spec.stream)
 
     if not spec.stream:
         event = await job.result(request)
@@ -141,12 +145,7 @@ async def chat(request: Request) -> Response:
         return out
 
     def final(event: Event, content: str, calls: list[dict] | None = None) -> dict:
-        out = {"model": body.model, "created_at": created_at(), "message": message(content, calls),
-               "done": True, "done_reason": event["done_reason"]}  # fmt: skip
-        out.update(metrics(event))
-        if top >= 0 and not spec.stream:
-            out["logprobs"] = event["logprobs"]
-        return out
+        return _final(body.model, {"message": message(content, calls)}, event, {}, top >= 0 and not spec.stream)
 
     if not spec.stream:
         event = await job.result(request)

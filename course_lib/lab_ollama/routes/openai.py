@@ -35,6 +35,11 @@ SSE = "text/event-stream"
 ERROR_TYPES = {400: "invalid_request_error", 404: "not_found_error"}
 
 
+def _error(message: str, kind: str = "api_error") -> dict:
+    """OpenAI's error body, as Ollama's middleware writes it."""
+    return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+
+
 def openai_errors(handler: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
     """Ollama's errors, reshaped the way its OpenAI middleware reshapes them."""
 
@@ -44,8 +49,7 @@ def openai_errors(handler: Callable[..., Awaitable[Response]]) -> Callable[..., 
             return await handler(*args, **kwargs)
         except OllamaError as exc:
             kind = ERROR_TYPES.get(exc.status, "api_error")
-            error = {"message": exc.message, "type": kind, "param": None, "code": None}
-            return JSONResponse({"error": error}, status_code=exc.status)
+            return JSONResponse(_error(exc.message, kind), status_code=exc.status)
 
     return wrapped
 
@@ -208,7 +212,7 @@ async def chat_completions(request: Request) -> Response:
         held, deciding = "", bool(tools)
         async for event in job.events():
             if "error" in event:
-                yield _sse({"error": {"message": event["error"], "type": "api_error", "param": None, "code": None}})
+                yield _sse(_error(event["error"]))
                 return
             if "done_reason" in event:
                 calls, content = tool_calls.parse(held, names) if held else ([], "")
@@ -259,7 +263,7 @@ async def completions(request: Request) -> Response:
     async def events() -> AsyncIterator[bytes]:
         async for event in job.events():
             if "error" in event:
-                yield _sse({"error": {"message": event["error"], "type": "api_error", "param": None, "code": None}})
+                yield _sse(_error(event["error"]))
                 return
             done = "done_reason" in event
             choice = {"text": "" if done else event["text"], "index": 0, "logprobs": None,

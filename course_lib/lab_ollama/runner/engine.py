@@ -270,8 +270,8 @@ class LlamaRunner:
             if not free:
                 return
             self.waiting.popleft()
-            slot = max(free, key=lambda s: common_prefix(s.tokens, sequence.prompt))
-            keep = min(common_prefix(slot.tokens, sequence.prompt), len(sequence.prompt) - 1)
+            shared, slot = max(((common_prefix(s.tokens, sequence.prompt), s) for s in free), key=lambda p: p[0])
+            keep = min(shared, len(sequence.prompt) - 1)
             llama_cpp.llama_memory_seq_rm(self.memory, slot.seq_id, keep, -1)
             del slot.tokens[keep:]
             slot.sequence, slot.pending = sequence, sequence.prompt[keep:]
@@ -282,8 +282,10 @@ class LlamaRunner:
         batch = self.batch.batch
         batch.n_tokens = 0
         outputs: list[tuple[Slot, int]] = []
+        stepped: set[int] = set()  # the sequences in this step's batch
 
         def add(slot: Slot, token: int, logits: bool) -> None:
+            stepped.add(slot.seq_id)
             i = batch.n_tokens
             batch.token[i], batch.pos[i] = token, len(slot.tokens)
             batch.n_seq_id[i], batch.seq_id[i][0], batch.logits[i] = 1, slot.seq_id, logits
@@ -320,7 +322,7 @@ class LlamaRunner:
             return
         self.steps += 1
         self.tokens_decoded += batch.n_tokens
-        self.sequences_per_step[len({batch.seq_id[i][0] for i in range(batch.n_tokens)})] += 1
+        self.sequences_per_step[len(stepped)] += 1
         status = llama_cpp.llama_decode(self.context.ctx, batch)
         if status != 0:
             raise RuntimeError(f"llama_decode returned {status}")
