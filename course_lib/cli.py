@@ -107,18 +107,26 @@ def assign_cmd(
     from .grading import assign as grading_assign
 
     try:
-        if check:
-            problems = grading_assign.check(solutions, exercises)
-            for line in problems:
-                typer.echo(f"stale: {line}", err=True)
-            if problems:
-                _fail(RuntimeError("exercises/ is out of date: run `course assign`"))
-            typer.echo(f"exercises/ is up to date ({len(grading_assign.masters(solutions))} notebooks)")
-            return
-        for path in grading_assign.assign(solutions, exercises, build):
-            typer.echo(f"wrote {path}")
-    except grading_assign.AssignError as error:
+        # otter-assign runs each master's tests, and later exercises call Ollama
+        with engines.ollama_running():
+            _assign(check, solutions, exercises, build)
+    except (grading_assign.AssignError, services.ServiceError) as error:
         _fail(error)
+
+
+def _assign(check: bool, solutions: Path, exercises: Path, build: Path) -> None:
+    from .grading import assign as grading_assign
+
+    if check:
+        problems = grading_assign.check(solutions, exercises)
+        for line in problems:
+            typer.echo(f"stale: {line}", err=True)
+        if problems:
+            _fail(RuntimeError("exercises/ is out of date: run `course assign`"))
+        typer.echo(f"exercises/ is up to date ({len(grading_assign.masters(solutions))} notebooks)")
+        return
+    for path in grading_assign.assign(solutions, exercises, build):
+        typer.echo(f"wrote {path}")
 
 
 @app.command("grade")

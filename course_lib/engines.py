@@ -10,6 +10,8 @@ only what the course started (pid files), never a learner's own server.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import requests
@@ -131,6 +133,18 @@ def start_ollama_if_needed() -> bool:
         )
     services.start(lab_ollama_service(), timeout=60)
     return True
+
+
+@contextmanager
+def ollama_running() -> Iterator[bool]:
+    """An Ollama for the length of a block: the one that answers, or lab Ollama started
+    for it and stopped after. Yields True when it was started here."""
+    started = start_ollama_if_needed()
+    try:
+        yield started
+    finally:
+        if started:
+            down(("ollama",))
 
 
 def start_vllm(extra_args: tuple[str, ...] = ()) -> int:

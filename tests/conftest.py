@@ -35,3 +35,24 @@ def vllm_base_url():
         assert stopped.returncode == 0 and "stopped: ollama, vllm" in stopped.stdout
         assert services.group_alive(pid) is False, "vLLM processes left after down"
         assert os.environ["VLLM_BASE_URL"] == url
+
+
+@pytest.fixture(scope="session")
+def ollama_url(request):
+    """The Ollama that lessons and exercises find at OLLAMA_HOST for the whole run.
+
+    Where vLLM is installed this is the lab Ollama that ``course up`` started next to
+    the session's vLLM server (lesson 00 talks to both); elsewhere a lab Ollama alone,
+    on a free port.
+    """
+    from course_lib import config, engines
+    from course_lib.vllm_tools.server import installed_engine
+
+    if installed_engine() is not None:
+        request.getfixturevalue("vllm_base_url")
+        yield config.ollama_url()
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OLLAMA_HOST", f"127.0.0.1:{free_port()}")
+        with engines.ollama_running():
+            yield config.ollama_url()

@@ -8,9 +8,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import requests
 
+from course_lib.config import OLLAMA_MODEL
 from course_lib.grading import assign
 from course_lib.grading.questions import question_score
+
+from .answers import CASES
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
@@ -18,8 +22,8 @@ MASTERS = assign.masters(SOLUTIONS)
 
 
 @pytest.fixture(scope="session")
-def generated(tmp_path_factory):
-    """otter-assign run once per master (each run takes ~7 s)."""
+def generated(tmp_path_factory, ollama_url):
+    """otter-assign run once per master (it runs each master's tests, so Ollama must answer)."""
     work = tmp_path_factory.mktemp("assign")
     return {m.name: assign.generate(m, work) for m in MASTERS}
 
@@ -35,12 +39,16 @@ def otter_run(autograder_zip: Path, notebook: Path, out: Path) -> dict:
     return {t["name"]: (t["score"], t["max_score"]) for t in tests if t.get("max_score")}
 
 
-def test_every_master_has_an_exercise_in_sync():
+def students(generated) -> dict:
+    return {name: made.student for name, made in generated.items()}
+
+
+def test_every_master_has_an_exercise_in_sync(generated):
     assert MASTERS, "no masters found"
-    assert assign.check(SOLUTIONS, EXERCISES) == []
+    assert assign.check(SOLUTIONS, EXERCISES, students(generated)) == []
 
 
-def test_a_stale_missing_or_extra_exercise_is_reported(tmp_path):
+def test_a_stale_missing_or_extra_exercise_is_reported(tmp_path, generated):
     exercises = tmp_path / "exercises"
     shutil.copytree(EXERCISES, exercises)
     stale = exercises / MASTERS[0].name
@@ -48,11 +56,11 @@ def test_a_stale_missing_or_extra_exercise_is_reported(tmp_path):
     nb.cells[1].source += "\nedited by hand"
     nbformat.write(nb, stale)
     (exercises / "99_orphan.ipynb").write_text(stale.read_text())
-    problems = assign.check(SOLUTIONS, exercises)
+    problems = assign.check(SOLUTIONS, exercises, students(generated))
     assert f"{MASTERS[0].name}: differs from what {MASTERS[0]} generates" in problems
     assert any(p.startswith("99_orphan.ipynb: no master") for p in problems)
     stale.unlink()
-    assert f"{MASTERS[0].name}: missing from {exercises}/" in assign.check(SOLUTIONS, exercises)
+    assert f"{MASTERS[0].name}: missing from {exercises}/" in assign.check(SOLUTIONS, exercises, students(generated))
 
 
 @pytest.mark.parametrize("master", MASTERS, ids=lambda m: m.stem)
@@ -65,29 +73,17 @@ def test_solutions_get_full_marks_and_the_untouched_exercise_zero(master, genera
     assert all(score == 0 for score, _ in untouched.values()), untouched
 
 
-# Plausible wrong answers, one set per question: each must lose points.
-def _case_sensitive(headers):
-    return "X-Course-Lab" in headers
-
-
-def _always_lab(headers):
-    return True
-
-
-def _value_must_be_set(headers):
-    return any(k.lower() == "x-course-lab" and v for k, v in headers.items())
-
-
-WRONG = {("00_setup", "q1"): [_case_sensitive, _always_lab, _value_must_be_set]}
-RIGHT = {("00_setup", "q1"): lambda headers: any(k.lower() == "x-course-lab" for k in headers)}
-
-
-@pytest.mark.parametrize("key", sorted(WRONG), ids=lambda k: "-".join(k))
-def test_wrong_answers_lose_points(key, generated):
+@pytest.mark.parametrize("key", sorted(CASES), ids=lambda k: "-".join(k))
+def test_wrong_answers_lose_points(key, generated, ollama_url):
+    """Each question's tests give the right answer full marks and take points from
+    every plausible wrong one (answers.py), in process against the live lab Ollama."""
     exercise, question = key
     zip_path = generated[f"{exercise}.ipynb"].autograder_zip
-    name = "is_lab_ollama"
-    assert question_score(zip_path, question, {name: RIGHT[key]}) == (2, 2)
-    for wrong in WRONG[key]:
-        earned, possible = question_score(zip_path, question, {name: wrong})
-        assert earned < possible, f"{wrong.__name__} kept all {possible} points"
+    name, right, wrongs = CASES[key]
+    shared = {"OLLAMA": ollama_url, "MODEL": OLLAMA_MODEL, "requests": requests, "json": json}
+    earned, possible = question_score(zip_path, question, {**shared, name: right})
+    assert earned == possible, f"the right answer got {earned} of {possible}"
+    for wrong in wrongs:
+        earned, possible = question_score(zip_path, question, {**shared, name: wrong})
+        label = getattr(wrong, "__name__", repr(wrong)[:40])
+        assert earned < possible, f"{label} kept all {possible} points"

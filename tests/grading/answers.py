@@ -1,0 +1,519 @@
+"""Right and plausible wrong answers for every question, run against its real tests.
+
+Each entry: (exercise, question) -> (name the tests call, right answer, wrong answers).
+A wrong answer is a mistake a learner could make; each must lose points.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import requests
+
+# --- 00 ------------------------------------------------------------------------------
+
+
+def lab_header_right(headers):
+    return any(k.lower() == "x-course-lab" for k in headers)
+
+
+def lab_header_case_sensitive(headers):
+    return "X-Course-Lab" in headers
+
+
+def lab_header_always(headers):
+    return True
+
+
+def lab_header_value_must_be_set(headers):
+    return any(k.lower() == "x-course-lab" and v for k, v in headers.items())
+
+
+# --- 01 q1: names ------------------------------------------------------------------------
+
+
+def name_right(name):
+    parts = name.split("/")
+    if not name or len(parts) > 3:
+        raise ValueError(name)
+    model, _, tag = parts[-1].partition(":") if ":" in parts[-1] else (parts[-1], "", "latest")
+    host, namespace = (["registry.ollama.ai", "library"][: 3 - len(parts)] + parts[:-1])[-2:]
+    result = {"host": host, "namespace": namespace, "model": model, "tag": tag}
+    if not all(result.values()):
+        raise ValueError(name)
+    return result
+
+
+def name_first_colon(name):
+    """Splits the tag at the first ':', so a host's port becomes a tag."""
+    rest, _, tag = name.partition(":")
+    parts = rest.split("/")
+    host, namespace = (["registry.ollama.ai", "library"][: 3 - len(parts)] + parts[:-1])[-2:]
+    return {"host": host, "namespace": namespace, "model": parts[-1], "tag": tag or "latest"}
+
+
+def name_no_default_tag(name):
+    result = name_right(name)
+    return result if ":" in name.split("/")[-1] else {**result, "tag": ""}
+
+
+def name_never_raises(name):
+    try:
+        return name_right(name)
+    except ValueError:
+        return {"host": "", "namespace": "", "model": "", "tag": ""}
+
+
+# --- 01 q2: tags -----------------------------------------------------------------------
+
+
+def _tags(base_url):
+    return [(m["name"], m["size"]) for m in requests.get(f"{base_url}/api/tags", timeout=30).json()["models"]]
+
+
+def by_size_right(base_url):
+    return sorted(_tags(base_url), key=lambda e: e[1], reverse=True)
+
+
+def by_size_ascending(base_url):
+    return sorted(_tags(base_url), key=lambda e: e[1])
+
+
+def by_size_names_sorted(base_url):
+    return sorted(_tags(base_url))
+
+
+# --- 01 q3: memory -----------------------------------------------------------------------
+
+_BITS = {"F32": 32, "F16": 16, "BF16": 16, "Q8_0": 8.5, "Q4_1": 5.0, "Q4_0": 4.5}
+
+
+def _memory(params, quantization, context, layers, kv_heads, head_dim, bits=_BITS, kv_factor=2, unit=1e9, upper=True):
+    key = quantization.upper() if upper else quantization
+    if key not in bits:
+        raise ValueError(quantization)
+    weights = params * bits[key] / 8 / unit
+    kv = kv_factor * layers * kv_heads * head_dim * 2 * context / unit
+    return {"weights": weights, "kv_cache": kv, "total": weights + kv}
+
+
+def memory_right(*args):
+    return _memory(*args)
+
+
+def memory_no_k_and_v(*args):
+    return _memory(*args, kv_factor=1)
+
+
+def memory_four_bits(*args):
+    return _memory(*args, bits={**_BITS, "Q4_0": 4.0, "Q4_1": 4.0, "Q8_0": 8.0})
+
+
+def memory_case_sensitive(*args):
+    return _memory(*args, upper=False)
+
+
+def memory_gibibytes(*args):
+    return _memory(*args, unit=2**30)
+
+
+# --- 01 q4: blobs ----------------------------------------------------------------------
+
+
+def _manifest(models_dir, name):
+    p = name_right(name)
+    path = Path(models_dir, "manifests", p["host"], p["namespace"], p["model"], p["tag"])
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    return json.loads(path.read_text())["layers"]
+
+
+def blob_right(models_dir, name):
+    layer = next(l for l in _manifest(models_dir, name) if l["mediaType"].endswith(".model"))
+    return Path(models_dir, "blobs", layer["digest"].replace(":", "-"))
+
+
+def blob_first_layer(models_dir, name):
+    return Path(models_dir, "blobs", _manifest(models_dir, name)[0]["digest"].replace(":", "-"))
+
+
+def blob_colon_name(models_dir, name):
+    layer = next(l for l in _manifest(models_dir, name) if l["mediaType"].endswith(".model"))
+    return Path(models_dir, "blobs", layer["digest"])
+
+
+def blob_no_defaults(models_dir, name):
+    path = Path(models_dir, "manifests", *name.replace(":", "/").split("/"))
+    layers = json.loads(path.read_text())["layers"]
+    layer = next(l for l in layers if l["mediaType"].endswith(".model"))
+    return Path(models_dir, "blobs", layer["digest"].replace(":", "-"))
+
+
+# --- 02 q1: generate --------------------------------------------------------------------
+
+
+def generate_right(base_url, model, prompt, options=None):
+    body = {"model": model, "prompt": prompt, "stream": False, **({"options": options} if options else {})}
+    reply = requests.post(f"{base_url}/api/generate", json=body, timeout=120)
+    reply.raise_for_status()
+    return reply.json()
+
+
+def generate_ignores_options(base_url, model, prompt, options=None):
+    return generate_right(base_url, model, prompt)
+
+
+def generate_no_status_check(base_url, model, prompt, options=None):
+    body = {"model": model, "prompt": prompt, "stream": False, "options": options or {}}
+    return requests.post(f"{base_url}/api/generate", json=body, timeout=120).json()
+
+
+def generate_streams(base_url, model, prompt, options=None):
+    """Forgets that /api/* streams by default: .json() of NDJSON fails."""
+    body = {"model": model, "prompt": prompt, "options": options or {}}
+    reply = requests.post(f"{base_url}/api/generate", json=body, timeout=120)
+    reply.raise_for_status()
+    return reply.json()
+
+
+# --- 02 q2: streaming chat -------------------------------------------------------------
+
+
+def _chat_lines(base_url, model, messages, options):
+    body = {"model": model, "messages": messages, "stream": True, **({"options": options} if options else {})}
+    with requests.post(f"{base_url}/api/chat", json=body, stream=True, timeout=120) as reply:
+        for line in reply.iter_lines():
+            if line:
+                yield json.loads(line)
+
+
+def stream_right(base_url, model, messages, options=None):
+    for chunk in _chat_lines(base_url, model, messages, options):
+        if "error" in chunk:
+            raise RuntimeError(chunk["error"])
+        if chunk["message"]["content"]:
+            yield chunk["message"]["content"]
+        if chunk["done"]:
+            return
+
+
+def stream_whole_reply(base_url, model, messages, options=None):
+    body = {"model": model, "messages": messages, "stream": False, "options": options or {}}
+    yield requests.post(f"{base_url}/api/chat", json=body, timeout=120).json()["message"]["content"]
+
+
+def stream_returns_list(base_url, model, messages, options=None):
+    return [c["message"]["content"] for c in _chat_lines(base_url, model, messages, options)]
+
+
+def stream_yields_chunks(base_url, model, messages, options=None):
+    yield from _chat_lines(base_url, model, messages, options)
+
+
+# --- 02 q3: tokens per second ----------------------------------------------------------
+
+
+def tps_right(reply):
+    def rate(c, d):
+        return reply.get(c, 0) / reply[d] * 1e9 if reply.get(c) and reply.get(d) else None
+
+    return {"prompt": rate("prompt_eval_count", "prompt_eval_duration"), "generation": rate("eval_count", "eval_duration")}
+
+
+def tps_milliseconds(reply):
+    return {k: v / 1e6 if v else v for k, v in tps_right(reply).items()}
+
+
+def tps_total_duration(reply):
+    return {"prompt": tps_right(reply)["prompt"], "generation": reply["eval_count"] / reply["total_duration"] * 1e9}
+
+
+def tps_crashes_on_missing(reply):
+    return {"prompt": reply["prompt_eval_count"] / reply["prompt_eval_duration"] * 1e9,
+            "generation": reply["eval_count"] / reply["eval_duration"] * 1e9}
+
+
+# --- 02 q4: chat session ---------------------------------------------------------------
+
+
+class SessionRight:
+    send_history = True
+    keep_reply = True
+    send_options = True
+
+    def __init__(self, base_url, model, system=None, options=None):
+        self.base_url, self.model, self.options = base_url, model, options
+        self.history = [{"role": "system", "content": system}] if system else []
+
+    def ask(self, text):
+        self.history.append({"role": "user", "content": text})
+        sent = self.history if self.send_history else self.history[-1:]
+        body = {"model": self.model, "messages": sent, "stream": False}
+        if self.options and self.send_options:
+            body["options"] = self.options
+        content = requests.post(f"{self.base_url}/api/chat", json=body, timeout=120).json()["message"]["content"]
+        if self.keep_reply:
+            self.history.append({"role": "assistant", "content": content})
+        return content
+
+
+class SessionSendsLatestOnly(SessionRight):
+    send_history = False
+
+
+class SessionForgetsReplies(SessionRight):
+    keep_reply = False
+
+
+class SessionDropsOptions(SessionRight):
+    send_options = False
+
+
+# --- 02 q5: robust call ----------------------------------------------------------------
+
+
+def _robust(base_url, model, prompt, options=None, timeout=30.0, retries=3, backoff=0.5,
+            retry_404=False, lookup=True, use_timeout=True):
+    body = {"model": model, "prompt": prompt, "stream": False, **({"options": options} if options else {})}
+    for attempt in range(retries + 1):
+        if attempt:
+            time.sleep(backoff * 2 ** (attempt - 1))
+        try:
+            reply = requests.post(f"{base_url}/api/generate", json=body, timeout=timeout if use_timeout else None)
+        except (requests.ConnectionError, requests.Timeout):
+            continue
+        if reply.status_code == 503 or (reply.status_code == 404 and retry_404):
+            continue
+        if reply.status_code == 404 and lookup:
+            raise LookupError(f"model {model!r} not found: pull it first")
+        reply.raise_for_status()
+        return reply.json()["response"]
+    if retry_404:
+        raise LookupError(f"model {model!r} not found after {retries + 1} attempts")
+    raise RuntimeError(f"no answer after {retries + 1} attempts")
+
+
+def robust_right(*args, **kwargs):
+    return _robust(*args, **kwargs)
+
+
+def robust_retries_404(*args, **kwargs):
+    return _robust(*args, **kwargs, retry_404=True)
+
+
+def robust_http_error_on_404(*args, **kwargs):
+    return _robust(*args, **kwargs, lookup=False)
+
+
+def robust_no_timeout(*args, **kwargs):
+    return _robust(*args, **kwargs, use_timeout=False)
+
+
+def robust_no_retry(*args, **kwargs):
+    return _robust(*args, **{**kwargs, "retries": 0})
+
+
+# --- 02 q6: structured output ----------------------------------------------------------
+
+
+def _ask_json(base_url, model, prompt, schema, options=None, fmt=None, validate=True):
+    import jsonschema
+
+    body = {"model": model, "messages": [{"role": "user", "content": prompt}], "format": fmt or schema,
+            "stream": False, **({"options": options} if options else {})}
+    content = requests.post(f"{base_url}/api/chat", json=body, timeout=120).json()["message"]["content"]
+    if not validate:
+        return content
+    try:
+        data = json.loads(content)
+        jsonschema.validate(data, schema)
+    except (ValueError, jsonschema.ValidationError) as error:
+        raise ValueError(str(error)) from error
+    return data
+
+
+def json_right(*args):
+    return _ask_json(*args)
+
+
+def json_format_json(*args):
+    return _ask_json(*args, fmt="json")
+
+
+def json_returns_text(*args):
+    return _ask_json(*args, validate=False)
+
+
+def json_swallows_errors(*args):
+    try:
+        return _ask_json(*args)
+    except ValueError:
+        return {}
+
+
+# --- 03 q1: a Modelfile ------------------------------------------------------------------
+
+MODELFILE_RIGHT = '''FROM smollm2:135m
+PARAMETER temperature 0.3
+PARAMETER num_ctx 2048
+PARAMETER stop <|im_end|>
+PARAMETER stop User:
+SYSTEM """You are a SQL tutor.
+Answer with one SQL query."""
+MESSAGE user List all tables.
+MESSAGE assistant SELECT name FROM sqlite_master WHERE type='table';
+'''
+MODELFILE_ONE_LINE_SYSTEM = MODELFILE_RIGHT.replace('"""You are a SQL tutor.\nAnswer with one SQL query."""',
+                                                    "You are a SQL tutor. Answer with one SQL query.")
+MODELFILE_STOPS_ON_ONE_LINE = MODELFILE_RIGHT.replace("PARAMETER stop <|im_end|>\nPARAMETER stop User:",
+                                                      'PARAMETER stop "<|im_end|> User:"')
+MODELFILE_NO_EXAMPLE = MODELFILE_RIGHT.split("MESSAGE")[0]
+MODELFILE_WRONG_CONTEXT = MODELFILE_RIGHT.replace("num_ctx 2048", "num_ctx 4096")
+
+
+# --- 03 q2: parse a Modelfile ------------------------------------------------------------
+
+
+def parse_right(text, case_sensitive=False, stop_list=True, need_from=True):
+    result = {"from": None, "parameters": {}, "system": None, "template": None, "adapter": None,
+              "messages": [], "license": []}
+    lines, i = text.splitlines(), 0
+    while i < len(lines):
+        line, i = lines[i].strip(), i + 1
+        if not line or line.startswith("#"):
+            continue
+        command, _, value = line.partition(" ")
+        command, value = (command if case_sensitive else command.lower()), value.strip()
+        if value.startswith('"""'):
+            body = value[3:]
+            while '"""' not in body:
+                if i >= len(lines):
+                    raise ValueError("unclosed")
+                body, i = body + "\n" + lines[i], i + 1
+            value = body[: body.index('"""')]
+        elif len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        if command == "from":
+            result["from"] = value
+        elif command == "parameter":
+            name, _, param = value.partition(" ")
+            param = param.strip().strip('"')
+            if name == "stop" and stop_list:
+                result["parameters"].setdefault("stop", []).append(param)
+            else:
+                result["parameters"][name] = [param] if name == "stop" else param
+        elif command in ("system", "template", "adapter"):
+            result[command] = value
+        elif command == "license":
+            result["license"].append(value)
+        elif command == "message":
+            role, _, content = value.partition(" ")
+            if role not in ("system", "user", "assistant"):
+                raise ValueError(role)
+            result["messages"].append({"role": role, "content": content.strip()})
+        else:
+            raise ValueError(command)
+    if need_from and result["from"] is None:
+        raise ValueError("no FROM")
+    return result
+
+
+def parse_case_sensitive(text):
+    return parse_right(text, case_sensitive=True)
+
+
+def parse_last_stop_wins(text):
+    return parse_right(text, stop_list=False)
+
+
+def parse_without_from(text):
+    return parse_right(text, need_from=False)
+
+
+# --- 03 q3: create and read back -----------------------------------------------------------
+
+
+def _create_and_read(base_url, name, base, system, parameters, decode=True, stops=True, check=True):
+    body = {"model": name, "from": base, "system": system, "parameters": parameters, "stream": False}
+    reply = requests.post(f"{base_url}/api/create", json=body, timeout=300)
+    if reply.status_code >= 400 and check:
+        raise RuntimeError(reply.json()["error"])
+    info = requests.post(f"{base_url}/api/show", json={"model": name}, timeout=60).json()
+    read = {}
+    for line in info.get("parameters", "").splitlines():
+        key, _, value = line.partition(" ")
+        value = value.strip()
+        if decode and value.startswith('"'):
+            value = json.loads(value)
+        if key == "stop" and stops:
+            read.setdefault("stop", []).append(value)
+        else:
+            read[key] = [value] if key == "stop" else value
+    return {"system": info.get("system"), "parameters": read}
+
+
+def create_right(*args):
+    return _create_and_read(*args)
+
+
+def create_keeps_quotes(*args):
+    return _create_and_read(*args, decode=False)
+
+
+def create_last_stop_wins(*args):
+    return _create_and_read(*args, stops=False)
+
+
+def create_ignores_errors(*args):
+    return _create_and_read(*args, check=False)
+
+
+# --- 03 q4: ChatML ------------------------------------------------------------------------
+
+
+def chatml_right(messages):
+    return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages) + "<|im_start|>assistant\n"
+
+
+def chatml_no_generation_prompt(messages):
+    return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+
+
+def chatml_no_newline_after_turn(messages):
+    return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>" for m in messages) + "<|im_start|>assistant\n"
+
+
+def chatml_drops_system(messages):
+    return chatml_right([m for m in messages if m["role"] != "system"])
+
+
+CASES = {
+    ("00_setup", "q1"): ("is_lab_ollama", lab_header_right,
+                         [lab_header_case_sensitive, lab_header_always, lab_header_value_must_be_set]),
+    ("01_ollama_basics", "q1"): ("parse_model_name", name_right, [name_first_colon, name_no_default_tag, name_never_raises]),
+    ("01_ollama_basics", "q2"): ("models_by_size", by_size_right, [by_size_ascending, by_size_names_sorted]),
+    ("01_ollama_basics", "q3"): ("estimate_memory", memory_right,
+                                 [memory_no_k_and_v, memory_four_bits, memory_case_sensitive, memory_gibibytes]),
+    ("01_ollama_basics", "q4"): ("model_blob", blob_right, [blob_first_layer, blob_colon_name, blob_no_defaults]),
+    ("02_ollama_rest_api", "q1"): ("generate", generate_right,
+                                   [generate_ignores_options, generate_no_status_check, generate_streams]),
+    ("02_ollama_rest_api", "q2"): ("stream_chat", stream_right,
+                                   [stream_whole_reply, stream_returns_list, stream_yields_chunks]),
+    ("02_ollama_rest_api", "q3"): ("tokens_per_second", tps_right,
+                                   [tps_milliseconds, tps_total_duration, tps_crashes_on_missing]),
+    ("02_ollama_rest_api", "q4"): ("ChatSession", SessionRight,
+                                   [SessionSendsLatestOnly, SessionForgetsReplies, SessionDropsOptions]),
+    ("02_ollama_rest_api", "q5"): ("robust_generate", robust_right,
+                                   [robust_retries_404, robust_http_error_on_404, robust_no_timeout, robust_no_retry]),
+    ("02_ollama_rest_api", "q6"): ("ask_json", json_right, [json_format_json, json_returns_text, json_swallows_errors]),
+    ("03_modelfiles", "q1"): ("MODELFILE", MODELFILE_RIGHT,
+                              [MODELFILE_ONE_LINE_SYSTEM, MODELFILE_STOPS_ON_ONE_LINE, MODELFILE_NO_EXAMPLE,
+                               MODELFILE_WRONG_CONTEXT]),
+    ("03_modelfiles", "q2"): ("parse_modelfile", parse_right, [parse_case_sensitive, parse_last_stop_wins, parse_without_from]),
+    ("03_modelfiles", "q3"): ("create_and_read", create_right,
+                              [create_keeps_quotes, create_last_stop_wins, create_ignores_errors]),
+    ("03_modelfiles", "q4"): ("render_chatml", chatml_right,
+                              [chatml_no_generation_prompt, chatml_no_newline_after_turn, chatml_drops_system]),
+}
