@@ -107,10 +107,10 @@ def assign_cmd(
     from .grading import assign as grading_assign
 
     try:
-        # otter-assign runs each master's tests, and later exercises call Ollama
-        with engines.ollama_running():
+        # otter-assign runs each master's tests, and the exercises call the engines
+        with engines.running(extra_vllm_args=("--enforce-eager",)):
             _assign(check, solutions, exercises, build)
-    except (grading_assign.AssignError, services.ServiceError) as error:
+    except (grading_assign.AssignError, services.ServiceError, model.ModelError) as error:
         _fail(error)
 
 

@@ -136,15 +136,18 @@ def start_ollama_if_needed() -> bool:
 
 
 @contextmanager
-def ollama_running() -> Iterator[bool]:
-    """An Ollama for the length of a block: the one that answers, or lab Ollama started
-    for it and stopped after. Yields True when it was started here."""
-    started = start_ollama_if_needed()
+def running(extra_vllm_args: tuple[str, ...] = ()) -> Iterator[list[str]]:
+    """The engines for the length of a block: those that answer, plus the ones started
+    for it (vLLM only where it is installed), which are stopped after. Yields their names."""
+    if vllm_server.installed_engine() is None:
+        started = ["ollama"] if start_ollama_if_needed() else []
+    else:
+        started = up(extra_vllm_args)
     try:
         yield started
     finally:
         if started:
-            down(("ollama",))
+            down(tuple(started))
 
 
 def start_vllm(extra_args: tuple[str, ...] = ()) -> int:

@@ -54,5 +54,5 @@ def ollama_url(request):
         return
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("OLLAMA_HOST", f"127.0.0.1:{free_port()}")
-        with engines.ollama_running():
+        with engines.running():
             yield config.ollama_url()

@@ -10,6 +10,8 @@ import nbformat
 import pytest
 import requests
 
+import course_lib
+
 from course_lib.config import OLLAMA_MODEL
 from course_lib.grading import assign
 from course_lib.grading.questions import question_score
@@ -73,14 +75,33 @@ def test_solutions_get_full_marks_and_the_untouched_exercise_zero(master, genera
     assert all(score == 0 for score, _ in untouched.values()), untouched
 
 
+@pytest.fixture(scope="session")
+def offline_llm():
+    """A small offline vLLM engine in this process, as exercise 04 makes one."""
+    from vllm import LLM
+
+    from course_lib.vllm_tools.offline import shutdown_llm, use_course_engine_env
+
+    use_course_engine_env()
+    llm = LLM(model=course_lib.MODEL, max_model_len=512, enforce_eager=True)
+    yield llm
+    shutdown_llm(llm)
+
+
 @pytest.mark.parametrize("key", sorted(CASES), ids=lambda k: "-".join(k))
-def test_wrong_answers_lose_points(key, generated, ollama_url):
+def test_wrong_answers_lose_points(key, generated, ollama_url, request):
     """Each question's tests give the right answer full marks and take points from
     every plausible wrong one (answers.py), in process against the live lab Ollama."""
     exercise, question = key
     zip_path = generated[f"{exercise}.ipynb"].autograder_zip
     name, right, wrongs = CASES[key]
     shared = {"OLLAMA": ollama_url, "MODEL": OLLAMA_MODEL, "requests": requests, "json": json}
+    if exercise == "04_vllm":
+        shared.update(VLLM=request.getfixturevalue("vllm_base_url"), cl=course_lib)
+        if question == "q1":
+            from vllm import SamplingParams
+
+            shared.update(llm=request.getfixturevalue("offline_llm"), SamplingParams=SamplingParams)
     earned, possible = question_score(zip_path, question, {**shared, name: right})
     assert earned == possible, f"the right answer got {earned} of {possible}"
     for wrong in wrongs:
