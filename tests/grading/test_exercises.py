@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 import requests
 
@@ -76,6 +77,13 @@ def test_solutions_get_full_marks_and_the_untouched_exercise_zero(master, genera
 
 
 @pytest.fixture(scope="session")
+def next_token():
+    from course_lib.next_token import NextToken
+
+    return NextToken()
+
+
+@pytest.fixture(scope="session")
 def offline_llm():
     """A small offline vLLM engine in this process, as exercise 04 makes one."""
     from vllm import LLM
@@ -96,6 +104,13 @@ def test_wrong_answers_lose_points(key, generated, ollama_url, request):
     zip_path = generated[f"{exercise}.ipynb"].autograder_zip
     name, right, wrongs = CASES[key]
     shared = {"OLLAMA": ollama_url, "MODEL": OLLAMA_MODEL, "requests": requests, "json": json}
+    if exercise == "05_sampling":
+        # q6 uses the learner's own filters: the right ones, so that only `sample` is judged
+        from . import answers
+
+        shared.update(np=np, model=request.getfixturevalue("next_token"), softmax=answers.softmax_right,
+                      top_k_filter=answers.top_k_right, top_p_filter=answers.top_p_right,
+                      min_p_filter=answers.min_p_right)
     if exercise == "04_vllm":
         shared.update(VLLM=request.getfixturevalue("vllm_base_url"), cl=course_lib)
         if question == "q1":
