@@ -115,7 +115,7 @@ def assign_cmd(
 
 
 def _assign(check: bool, solutions: Path, exercises: Path, build: Path) -> None:
-    from .grading import assign as grading_assign
+    from .grading import assign as grading_assign  # imported on use: otter is slow to import
 
     if check:
         problems = grading_assign.check(solutions, exercises)

@@ -85,10 +85,9 @@ def ensure_model(base_url: str, model: str) -> bool:
                 raise EngineUnavailable(f"pulling {model} failed: {status['error']}")
             digest, total = status.get("digest"), status.get("total")
             if digest and total:
-                bar = bars.get(digest) or bars.setdefault(
-                    digest, tqdm(total=total, unit="B", unit_scale=True, desc=status["status"])
-                )
-                bar.update(status.get("completed", 0) - bar.n)
+                if digest not in bars:
+                    bars[digest] = tqdm(total=total, unit="B", unit_scale=True, desc=status["status"])
+                bars[digest].update(status.get("completed", 0) - bars[digest].n)
         for bar in bars.values():
             bar.close()
     return True
