@@ -13,6 +13,7 @@ import typer
 from tqdm import tqdm
 
 from . import __version__, config, doctor, engines, model, services
+from .bench.cli import bench_app
 from .ollama_cli.app import ollama_app
 from .vllm_tools import server as vllm_server
 
@@ -22,6 +23,7 @@ serve_app = typer.Typer(no_args_is_help=True, help="Run an engine in the foregro
 app.add_typer(model_app, name="model")
 app.add_typer(serve_app, name="serve")
 app.add_typer(ollama_app, name="ollama")
+app.add_typer(bench_app, name="bench")
 
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 

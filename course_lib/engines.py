@@ -150,6 +150,29 @@ def running(extra_vllm_args: tuple[str, ...] = ()) -> Iterator[list[str]]:
             down(tuple(started))
 
 
+@contextmanager
+def own_lab_ollama(num_parallel: int = 1, pull: str | None = config.OLLAMA_MODEL, **env: str) -> Iterator[str]:
+    """A lab Ollama of one's own on a free port, for a lesson or benchmark that needs
+    another setting (``OLLAMA_NUM_PARALLEL``, any ``OLLAMA_*`` in ``env``); yields its
+    URL with ``pull`` in its store and loaded, and stops it after. The shared engines
+    are never touched. It shares the course's model store, so the pull copies nothing.
+    """
+    port = services.free_port()
+    settings = {"OLLAMA_HOST": f"127.0.0.1:{port}", "OLLAMA_NUM_PARALLEL": str(num_parallel), **env}
+    service = services.Service(f"lab-ollama-np{num_parallel}", [sys.executable, "-m", "course_lib.lab_ollama"],
+                               "127.0.0.1", port, "/", env=settings)  # fmt: skip
+    services.start(service, timeout=60)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        if pull:
+            requests.post(f"{url}/api/pull", json={"model": pull, "stream": False}, timeout=300).raise_for_status()
+            warm = {"model": pull, "prompt": "Hi", "stream": False, "options": {"num_predict": 1}}
+            requests.post(f"{url}/api/generate", json=warm, timeout=300).raise_for_status()
+        yield url
+    finally:
+        services.stop(service)
+
+
 def start_vllm(extra_args: tuple[str, ...] = ()) -> int:
     """Start the course's vLLM server in the background and wait for ``/health``."""
     if vllm_server.installed_engine() is None:

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from course_lib import services
+
 COURSE = str(Path(sys.executable).parent / "course")
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+free_port = services.free_port  # a TCP port nobody listens on right now
 
 
 def course(*args: str, env: dict | None = None, timeout: float = 900):

@@ -8,38 +8,27 @@ logits processor, which made it slower than the lab here: 103 vs 123 tok/s.) Lab
 with ``num_predict`` N (a run that stops early at EOS is discarded and repeated).
 Runs alternate between the two sides; medians are reported, and the ratios.
 
-    python -m course_lib.bench.lab_vs_llamacpp --tokens 128 --runs 5
+    course bench lab-overhead --tokens 128 --runs 5
 """
 
 from __future__ import annotations
 
 import os
 import statistics
-import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import requests
 import typer
 
 from llama_cpp import _logger as llama_logger
 
-from .. import services
+from .. import engines
 from ..model import bundled_gguf
 
 MODEL = "smollm2:135m"
 PROMPT = "Once upon a time, in a land far away, there lived a dragon who"  # rarely ends early
 SAMPLING = {"temperature": 0.8, "top_k": 40, "top_p": 0.9}  # Ollama's defaults, on both sides
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class RawLlama:
@@ -129,18 +118,18 @@ def lab_rate(url: str, tokens: int, clients: int, seed: int) -> float:
         seed += 1000  # an early EOS: discard the run, try other seeds
 
 
-def _start_lab(home: Path, parallel: int, threads: int) -> tuple[services.Service, str]:
-    port = _free_port()
-    env = {"OLLAMA_HOST": f"127.0.0.1:{port}", "OLLAMA_MODELS": str(home / "models"),
-           "OLLAMA_NUM_PARALLEL": str(parallel), "COURSE_HOME": str(home)}  # fmt: skip
-    service = services.Service(f"bench-lab-{parallel}", [sys.executable, "-m", "course_lib.lab_ollama"],
-                               "127.0.0.1", port, "/", env=env)  # fmt: skip
-    services.start(service, timeout=60)
-    url = f"http://127.0.0.1:{port}"
-    requests.post(url + "/api/pull", json={"model": MODEL, "stream": False}, timeout=300).raise_for_status()
-    warm = {"model": MODEL, "prompt": "Hi", "stream": False, "options": {"num_predict": 1}}
-    requests.post(url + "/api/generate", json=warm, timeout=300).raise_for_status()
-    return service, url
+def _alternate(raw: RawLlama, url: str, tokens: int, parallel: int, runs: int) -> tuple[list[float], list[float]]:
+    """Tokens/s of each side over ``runs`` runs, alternating which goes first."""
+    raw_rates, lab_rates = [], []
+    for run in range(runs + 1):  # run 0 warms both sides and is not counted
+        if run % 2:
+            r, l = raw.rate(tokens, run), lab_rate(url, tokens, parallel, 100 * run)
+        else:
+            l, r = lab_rate(url, tokens, parallel, 100 * run), raw.rate(tokens, run)
+        if run:
+            raw_rates.append(r)
+            lab_rates.append(l)
+    return raw_rates, lab_rates
 
 
 def main(
@@ -150,28 +139,18 @@ def main(
     """Measure both cases and print medians and ratios."""
     llama_logger.set_verbose(False)
     threads = len(os.sched_getaffinity(0))
-    with tempfile.TemporaryDirectory() as tmp:
-        for parallel in (1, 4):
-            raw = RawLlama(threads, parallel)
-            service, url = _start_lab(Path(tmp), parallel, threads)
-            try:
-                raw_rates, lab_rates = [], []
-                for run in range(runs + 1):  # run 0 warms both sides and is not counted
-                    if run % 2:  # alternate which side goes first
-                        r, l = raw.rate(tokens, run), lab_rate(url, tokens, parallel, 100 * run)
-                    else:
-                        l, r = lab_rate(url, tokens, parallel, 100 * run), raw.rate(tokens, run)
-                    if run:
-                        raw_rates.append(r)
-                        lab_rates.append(l)
-            finally:
-                services.stop(service)
-                raw.close()
-            raw_median, lab_median = statistics.median(raw_rates), statistics.median(lab_rates)
-            label = "single stream" if parallel == 1 else f"{parallel} streams, one batch"
-            print(f"{label}: raw llama.cpp {raw_median:.1f} tok/s, lab Ollama {lab_median:.1f} tok/s, "
-                  f"ratio {lab_median / raw_median:.3f}  (runs raw {[round(x) for x in raw_rates]}, "
-                  f"lab {[round(x) for x in lab_rates]})")  # fmt: skip
+    for parallel in (1, 4):
+        raw = RawLlama(threads, parallel)
+        try:
+            with engines.own_lab_ollama(parallel) as url:
+                raw_rates, lab_rates = _alternate(raw, url, tokens, parallel, runs)
+        finally:
+            raw.close()
+        raw_median, lab_median = statistics.median(raw_rates), statistics.median(lab_rates)
+        label = "single stream" if parallel == 1 else f"{parallel} streams, one batch"
+        print(f"{label}: raw llama.cpp {raw_median:.1f} tok/s, lab Ollama {lab_median:.1f} tok/s, "
+              f"ratio {lab_median / raw_median:.3f}  (runs raw {[round(x) for x in raw_rates]}, "
+              f"lab {[round(x) for x in lab_rates]})")  # fmt: skip
 
 
 if __name__ == "__main__":

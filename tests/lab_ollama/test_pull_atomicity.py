@@ -1,7 +1,6 @@
 """A lab Ollama killed in the middle of a pull leaves a store it can serve from."""
 
 import json
-import os
 import sys
 import time
 

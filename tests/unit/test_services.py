@@ -15,10 +15,7 @@ def _course_home(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_HOME", str(tmp_path))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+free_port = services.free_port
 
 
 def http_service(port: int, with_child: bool = False, name: str = "web") -> services.Service:

@@ -1,0 +1,108 @@
+"""``course bench …``: the serving benchmark, the cross-check with vLLM's, lab Ollama's overhead."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .. import config, model
+
+bench_app = typer.Typer(no_args_is_help=True, help="Measure the engines (one at a time).")
+
+ENGINES = {"vllm": "openai", "ollama": "ollama"}
+
+
+def _spec(engine: str, base_url: Optional[str], model_name: Optional[str], **load):
+    from .load import LoadSpec
+
+    if engine not in ENGINES:
+        raise typer.BadParameter(f"expected one of {', '.join(ENGINES)}", param_hint="--engine")
+    if engine == "vllm":
+        url, name = base_url or config.vllm_base_url(), model_name or config.VLLM_SERVED_NAME
+    else:
+        url, name = base_url or config.ollama_url(), model_name or config.OLLAMA_MODEL
+    return LoadSpec(ENGINES[engine], url, name, **load)
+
+
+def _concurrencies(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise typer.BadParameter("a comma-separated list of positive integers, e.g. 1,4,16")
+    return values
+
+
+@bench_app.command("serve")
+def serve_cmd(
+    engine: Annotated[str, typer.Option(help="vllm (/v1/completions) or ollama (/api/generate).")] = "vllm",
+    base_url: Annotated[Optional[str], typer.Option(help="Default: VLLM_BASE_URL or OLLAMA_HOST.")] = None,
+    model_name: Annotated[Optional[str], typer.Option("--model", help="Default: the course's model name.")] = None,
+    concurrency: Annotated[str, typer.Option(help="Max concurrent requests, one run each.")] = "1,4,16",
+    request_rate: Annotated[float, typer.Option(help="Requests/s (Poisson at burstiness 1); inf = all at once.")] = math.inf,
+    burstiness: Annotated[float, typer.Option(help="Gamma shape of the gaps; <1 is burstier.")] = 1.0,
+    input_len: Annotated[int, typer.Option(help="Prompt tokens (exact).")] = 128,
+    output_len: Annotated[int, typer.Option(help="Output tokens (exact on vLLM; at most, on Ollama).")] = 64,
+    num_prompts: Annotated[int, typer.Option(help="Timed requests per run.")] = 32,
+    warmups: Annotated[int, typer.Option(help="Untimed requests before each run.")] = 1,
+    goodput: Annotated[str, typer.Option(help='SLOs in ms, e.g. "ttft:1000 tpot:100".')] = "",
+    out: Annotated[Path, typer.Option(help="Folder for results.json, results.csv, sweep.png.")] = Path("build/bench"),
+) -> None:
+    """Sweep concurrency against one engine; print, save and plot the metrics."""
+    from . import load, plots
+    from .metrics import SLO
+
+    slo = SLO.parse(goodput) if goodput else None
+    spec = _spec(engine, base_url, model_name, input_len=input_len, output_len=output_len,
+                 num_prompts=num_prompts, request_rate=request_rate, burstiness=burstiness, warmups=warmups)  # fmt: skip
+    results = load.sweep(spec, _concurrencies(concurrency), slo)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps([r.row() for r in results], indent=1, default=str))
+    load.write_csv(results, out / "results.csv")
+    plots.plot_sweep({engine: results}, f"{spec.model} at {spec.base_url}").savefig(out / "sweep.png", dpi=110)
+    typer.echo(f"{'conc':>5} {'req/s':>7} {'out tok/s':>10} {'TTFT p50':>9} {'TTFT p99':>9} "
+               f"{'TPOT p50':>9} {'ITL p50':>8}" + ("  goodput" if slo else ""))  # fmt: skip
+    for r in results:
+        s = r.summary
+        typer.echo(f"{r.spec.max_concurrency:>5} {s['request_throughput']:7.2f} {s['output_throughput']:10.1f} "
+                   f"{s['median_ttft_ms']:9.0f} {s['p99_ttft_ms']:9.0f} {s['median_tpot_ms']:9.1f} "
+                   f"{s['median_itl_ms']:8.1f}" + (f"  {s['goodput']:7.2f}" if slo else ""))  # fmt: skip
+        if s["failed"]:
+            typer.secho(f"      {s['failed']:.0f} failed: {next(x.error for x in r.records if not x.ok)}", fg="red")
+    typer.echo(f"wrote {out}/results.json, results.csv, sweep.png (times in ms)")
+
+
+@bench_app.command("crosscheck")
+def crosscheck_cmd(
+    base_url: Annotated[Optional[str], typer.Option(help="Default: VLLM_BASE_URL.")] = None,
+    concurrency: Annotated[int, typer.Option(help="Max concurrent requests.")] = 8,
+    num_prompts: Annotated[int, typer.Option(help="Timed requests.")] = 32,
+    input_len: Annotated[int, typer.Option(help="Prompt tokens.")] = 128,
+    output_len: Annotated[int, typer.Option(help="Output tokens.")] = 64,
+) -> None:
+    """Our benchmark, then vLLM's own (`vllm bench serve`), on one vLLM server and the same prompts."""
+    from .vllm_crosscheck import crosscheck
+
+    spec = _spec("vllm", base_url, None, input_len=input_len, output_len=output_len,
+                 num_prompts=num_prompts, max_concurrency=concurrency)  # fmt: skip
+    prepared = model.prepared_model()
+    _, _, rows = crosscheck(spec, str(prepared.path) if prepared else config.HF_MODEL_ID)
+    typer.echo(f"{'metric':>20} {'course':>10} {'vllm bench':>11} {'diff':>7}")
+    for row in rows:
+        typer.echo(f"{row['metric']:>20} {row['course']:10.2f} {row['vllm']:11.2f} {row['diff']:+7.1%}")
+
+
+@bench_app.command("lab-overhead")
+def lab_overhead_cmd(
+    tokens: Annotated[int, typer.Option(help="Tokens generated per request.")] = 128,
+    runs: Annotated[int, typer.Option(help="Runs per side and case; medians are reported.")] = 5,
+) -> None:
+    """Lab Ollama against raw llama.cpp on the same GGUF: what the server costs."""
+    from .lab_vs_llamacpp import main
+
+    main(tokens, runs)
