@@ -120,7 +120,7 @@ def _assign(check: bool, solutions: Path, exercises: Path, build: Path) -> None:
     from .grading import assign as grading_assign  # imported on use: otter is slow to import
 
     if check:
-        problems = grading_assign.check(solutions, exercises)
+        problems = grading_assign.check(solutions, exercises, cache=grading_assign.cache_dir(build))
         for line in problems:
             typer.echo(f"stale: {line}", err=True)
         if problems:

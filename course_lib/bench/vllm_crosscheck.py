@@ -16,7 +16,7 @@ import io
 import json
 import math
 import tempfile
-from dataclasses import replace
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import busy, load, prompts
@@ -52,7 +52,9 @@ def vllm_benchmark(spec: load.LoadSpec, texts: list[str], tokenizer: str, quiet:
         args = parser.parse_args(argv)
         sink = io.StringIO()
         with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
-            serve.main(args)
+            # its own thread, hence its own asyncio loop: Jupyter's kernel already runs one
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(serve.main, args).result()
         return json.loads((Path(tmp) / "result.json").read_text())
 
 
@@ -63,13 +65,24 @@ def _theirs_as_ours(result: dict) -> dict[str, float]:
     return theirs
 
 
-def crosscheck(spec: load.LoadSpec, tokenizer: str, progress: bool = True) -> tuple[load.BenchResult, dict, list[dict]]:
-    """Ours, then vLLM's, on the same prompts; returns (ours, theirs, comparison rows)."""
+def crosscheck(
+    spec: load.LoadSpec, tokenizer: str, progress: bool = True, ours_first: bool = True
+) -> tuple[load.BenchResult, dict, list[dict]]:
+    """Both benchmarks on the same prompts, one after the other; returns (ours, theirs, rows)."""
     texts = prompts.fixed_length_prompts(spec.num_prompts, spec.input_len, spec.seed)
     warm = prompts.fixed_length_prompts(spec.warmups, spec.input_len, spec.seed + 10_000)
-    ours = load.run(spec, progress=progress, prompt_texts=warm + texts)
-    busy.warn_if_cpu_busy()
-    theirs = _theirs_as_ours(vllm_benchmark(replace(spec), texts, tokenizer))
+
+    def run_ours() -> load.BenchResult:
+        return load.run(spec, progress=progress, prompt_texts=warm + texts)
+
+    def run_theirs() -> dict:
+        busy.warn_if_cpu_busy()
+        return _theirs_as_ours(vllm_benchmark(spec, texts, tokenizer))
+
+    if ours_first:
+        ours, theirs = run_ours(), run_theirs()
+    else:
+        theirs, ours = run_theirs(), run_ours()
     return ours, theirs, compare(ours.summary, theirs, COMPARED)
 
 
@@ -78,13 +91,15 @@ def _main() -> None:  # pragma: no cover - a thin command line for manual runs
     parser.add_argument("--base-url", default="http://127.0.0.1:8000/v1")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--num-prompts", type=int, default=32)
+    parser.add_argument("--theirs-first", action="store_true")
     args = parser.parse_args()
     from .. import config, model
 
     prepared = model.prepared_model()
     spec = load.LoadSpec("openai", args.base_url, config.VLLM_SERVED_NAME, num_prompts=args.num_prompts,
                          max_concurrency=args.concurrency)  # fmt: skip
-    _, _, rows = crosscheck(spec, str(prepared.path if prepared else config.HF_MODEL_ID))
+    _, _, rows = crosscheck(spec, str(prepared.path if prepared else config.HF_MODEL_ID),
+                            ours_first=not args.theirs_first)  # fmt: skip
     for row in rows:
         print(f"{row['metric']:>20}  course {row['course']:9.2f}  vllm {row['vllm']:9.2f}  {row['diff']:+.1%}")
 

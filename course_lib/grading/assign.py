@@ -6,10 +6,16 @@ cell ids, and its zip differs byte-wise between runs. So the student notebook is
 normalised (ids numbered, outputs dropped) before it is written to exercises/, and
 ``--check`` compares normalised contents, never bytes. The autograder zips go to the
 gitignored ``build/autograder/`` folder.
+
+otter-assign runs every master's tests, which takes minutes with the engines. Its
+output for a master is kept in ``build/assign-cache/`` under the hash of the master's
+bytes and otter's version, so ``make test`` (``course assign --check``, then the
+test session) runs it once per changed master, not twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -40,8 +46,39 @@ def masters(solutions: Path) -> list[Path]:
     return sorted(p for p in solutions.glob("[0-9][0-9]_*.ipynb"))
 
 
-def generate(master: Path, workdir: Path) -> Generated:
-    """Run otter-assign on ``master`` into ``workdir`` (which it may wipe)."""
+def generate(master: Path, workdir: Path, cache: Path | None = None) -> Generated:
+    """Run otter-assign on ``master`` into ``workdir`` (which it may wipe), or take its
+    output from ``cache`` when this exact master was assigned before."""
+    entry = cache / f"{master.stem}-{_cache_key(master)}" if cache else None
+    if entry and (entry / "student.ipynb").is_file():
+        student = nbformat.read(entry / "student.ipynb", as_version=4)
+        return Generated(master, student, entry / "autograder.zip", entry / master.name)
+    made = _run_otter_assign(master, workdir)
+    if entry:
+        _store(made, entry)
+    return made
+
+
+def _cache_key(master: Path) -> str:
+    import otter
+
+    return hashlib.sha256(master.read_bytes() + otter.__version__.encode()).hexdigest()[:16]
+
+
+def _store(made: Generated, entry: Path) -> None:
+    """Write one cache entry atomically (a rename), dropping older ones of the same master."""
+    for old in entry.parent.glob(f"{made.master.stem}-*"):
+        shutil.rmtree(old, ignore_errors=True)
+    partial = entry.with_name(entry.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    nbformat.write(made.student, partial / "student.ipynb")
+    shutil.copy(made.autograder_zip, partial / "autograder.zip")
+    shutil.copy(made.solved, partial / made.master.name)
+    partial.rename(entry)
+
+
+def _run_otter_assign(master: Path, workdir: Path) -> Generated:
     out = workdir / master.stem
     result = subprocess.run(
         [sys.executable, "-m", "otter", "assign", str(master), str(out)],
@@ -66,13 +103,16 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def assign(solutions: Path, exercises: Path, build: Path) -> list[Path]:
-    """Regenerate every exercise and autograder; return the exercise paths written."""
+    """Regenerate every exercise and autograder; return the exercise paths written.
+
+    Always runs otter-assign (and so every master's tests); refreshes the cache."""
     written = []
     exercises.mkdir(parents=True, exist_ok=True)
     (build / "autograder").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         for master in masters(solutions):
             made = generate(master, Path(tmp))
+            _store(made, cache_dir(build) / f"{master.stem}-{_cache_key(master)}")
             target = exercises / master.name
             nbformat.write(made.student, target)
             shutil.copy(made.autograder_zip, autograder_path(build, master))
@@ -80,16 +120,26 @@ def assign(solutions: Path, exercises: Path, build: Path) -> list[Path]:
     return written
 
 
+def cache_dir(build: Path) -> Path:
+    """Where otter-assign's output is kept between runs."""
+    return build / "assign-cache"
+
+
 def autograder_path(build: Path, master: Path) -> Path:
     """Where the autograder zip of one exercise lives: ``build/autograder/NN_x.zip``."""
     return build / "autograder" / f"{master.stem}.zip"
 
 
-def check(solutions: Path, exercises: Path, fresh: Mapping[str, nbformat.NotebookNode] | None = None) -> list[str]:
+def check(
+    solutions: Path,
+    exercises: Path,
+    fresh: Mapping[str, nbformat.NotebookNode] | None = None,
+    cache: Path | None = None,
+) -> list[str]:
     """What is out of date in exercises/: one line per problem, empty when in sync.
 
-    ``fresh`` maps a master's file name to a student notebook already generated from it
-    (otter-assign runs every master's tests, which takes a while).
+    ``fresh`` maps a master's file name to a student notebook already generated from it;
+    ``cache`` is where otter-assign's output is kept (see ``generate``).
     """
     problems = []
     expected_names = {m.name for m in masters(solutions)}
@@ -101,7 +151,10 @@ def check(solutions: Path, exercises: Path, fresh: Mapping[str, nbformat.Noteboo
             if not committed.is_file():
                 problems.append(f"{master.name}: missing from {exercises}/")
                 continue
-            student = fresh[master.name] if fresh and master.name in fresh else generate(master, Path(tmp)).student
+            if fresh and master.name in fresh:
+                student = fresh[master.name]
+            else:
+                student = generate(master, Path(tmp), cache).student
             if normalise(nbformat.read(committed, as_version=4)) != student:
                 problems.append(f"{master.name}: differs from what {master} generates")
     return problems

@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -26,9 +27,11 @@ MASTERS = assign.masters(SOLUTIONS)
 
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory, ollama_url):
-    """otter-assign run once per master (it runs each master's tests, so Ollama must answer)."""
+    """otter-assign's output for each master: from the cache that ``make test``'s
+    ``course assign --check`` filled a moment ago, else run now (it runs each master's
+    tests, so the engines must answer)."""
     work = tmp_path_factory.mktemp("assign")
-    return {m.name: assign.generate(m, work) for m in MASTERS}
+    return {m.name: assign.generate(m, work, assign.cache_dir(ROOT / "build")) for m in MASTERS}
 
 
 def otter_run(autograder_zip: Path, notebook: Path, out: Path) -> dict:
@@ -111,6 +114,10 @@ def test_wrong_answers_lose_points(key, generated, ollama_url, request):
         shared.update(np=np, model=request.getfixturevalue("next_token"), softmax=answers.softmax_right,
                       top_k_filter=answers.top_k_right, top_p_filter=answers.top_p_right,
                       min_p_filter=answers.min_p_right)
+    if exercise == "07_benchmarks":
+        from . import answers
+
+        shared.update(time=time, request_metrics=answers.metrics_right)
     if exercise == "04_vllm":
         shared.update(VLLM=request.getfixturevalue("vllm_base_url"), cl=course_lib)
         if question == "q1":
