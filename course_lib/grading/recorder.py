@@ -5,13 +5,14 @@ history, did the call pass ``options``, did it retry after a 503 and give up at 
 on a 404? An exercise test points the learner's function at this proxy, which
 forwards every request to the real server (streams stay streams) and records the
 request. It can also inject faults a real deployment produces: a 503 "server busy"
-for the first N requests, or a slow first answer. So that a wrong answer that
+for the first N requests, a slow first answer, or a stream cut off after N chunks. So that a wrong answer that
 forgets ``num_predict`` cannot generate forever, a generate or chat request without
 one gets ``num_predict`` = ``cap`` on the way through; the record keeps what was sent.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -41,6 +42,7 @@ class RecordingProxy:
     delay_first: int = 0  # hold the first N requests back for ``delay`` seconds
     delay: float = 0.0
     cap: int | None = 128
+    cut_after: int | None = None  # close a streamed answer after this many chunks (a dying server)
     records: list[Record] = field(default_factory=list)
 
     def __enter__(self) -> "RecordingProxy":
@@ -106,11 +108,10 @@ def _handler_for(proxy: RecordingProxy) -> type[BaseHTTPRequestHandler]:
             except requests.RequestException as error:
                 return self._send(502, "application/json", [json.dumps({"error": str(error)}).encode()])
             with upstream:
-                self._send(
-                    upstream.status_code,
-                    upstream.headers.get("Content-Type", "application/json"),
-                    upstream.iter_content(chunk_size=None),
-                )
+                chunks = upstream.iter_content(chunk_size=None)
+                if proxy.cut_after is not None:
+                    chunks = itertools.islice(chunks, proxy.cut_after)
+                self._send(upstream.status_code, upstream.headers.get("Content-Type", "application/json"), chunks)
 
         def _send(self, status: int, content_type: str, chunks) -> None:
             try:

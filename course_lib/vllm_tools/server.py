@@ -89,14 +89,17 @@ def vllm_service(
     host: str | None = None,
     extra_args: Sequence[str] = (),
     model: str | None = None,
+    kv_cache_gib: str = DEFAULT_KVCACHE_GIB,
+    name: str = "vllm",
 ) -> Service:
-    """The vLLM server as a background Service (see ``course_lib.services``)."""
+    """The vLLM server as a background Service (see ``course_lib.services``); a lesson's
+    own server gets another ``name`` (its pid and log files) and a smaller KV cache."""
     default_host, default_port = config.vllm_bind()
     return Service(
-        name="vllm",
+        name=name,
         argv=server_argv(port, host, extra_args, model),
         host=host or default_host,
         port=port or default_port,
         health_path="/health",
-        env=engine_env(),
+        env=engine_env(kv_cache_gib),
     )

@@ -776,6 +776,125 @@ def to_vllm_passes_everything(options):
 
 
 
+# --- 06 q1: weight memory -----------------------------------------------------------------
+
+_DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "int4": 0.5}
+
+
+def weights_right(params_billion, dtype):
+    if dtype.lower() not in _DTYPE_BYTES:
+        raise ValueError(dtype)
+    return params_billion * 1e9 * _DTYPE_BYTES[dtype.lower()] / 2**30
+
+
+def weights_gigabytes(params_billion, dtype):
+    return weights_right(params_billion, dtype) * 2**30 / 1e9
+
+
+def weights_case_sensitive(params_billion, dtype):
+    return params_billion * 1e9 * _DTYPE_BYTES[dtype] / 2**30
+
+
+def weights_int4_as_byte(params_billion, dtype):
+    return weights_right(params_billion, "int8" if dtype.lower() == "int4" else dtype)
+
+
+# --- 06 q2: valid TP sizes ------------------------------------------------------------------
+
+
+def tp_sizes_right(heads, kv_heads, max_tp):
+    return [tp for tp in range(1, max_tp + 1)
+            if heads % tp == 0 and ((kv_heads % tp == 0) if tp <= kv_heads else (tp % kv_heads == 0))]  # fmt: skip
+
+
+def tp_sizes_heads_only(heads, kv_heads, max_tp):
+    return [tp for tp in range(1, max_tp + 1) if heads % tp == 0]
+
+
+def tp_sizes_no_replication(heads, kv_heads, max_tp):
+    """Requires the KV heads to divide by TP always: forbids TP above the KV-head count."""
+    return [tp for tp in range(1, max_tp + 1) if heads % tp == 0 and kv_heads % tp == 0]
+
+
+def tp_sizes_powers_of_two(heads, kv_heads, max_tp):
+    return [tp for tp in tp_sizes_right(heads, kv_heads, max_tp) if tp & (tp - 1) == 0]
+
+
+# --- 06 q3: smallest TP ---------------------------------------------------------------------
+
+
+def _smallest(params_billion, dtype, gpu_gib, sizes, utilization, none=None):
+    total = weights_right(params_billion, dtype)
+    return next((tp for tp in sizes if total / tp <= gpu_gib * utilization), none)
+
+
+def smallest_right(params_billion, dtype, gpu_gib, heads, kv_heads, max_gpus=8, utilization=0.9):
+    return _smallest(params_billion, dtype, gpu_gib, tp_sizes_right(heads, kv_heads, max_gpus), utilization)
+
+
+def smallest_any_size(params_billion, dtype, gpu_gib, heads, kv_heads, max_gpus=8, utilization=0.9):
+    return _smallest(params_billion, dtype, gpu_gib, range(1, max_gpus + 1), utilization)
+
+
+def smallest_whole_gpu(params_billion, dtype, gpu_gib, heads, kv_heads, max_gpus=8, utilization=0.9):
+    return _smallest(params_billion, dtype, gpu_gib, tp_sizes_right(heads, kv_heads, max_gpus), 1.0)
+
+
+def smallest_max_when_none(params_billion, dtype, gpu_gib, heads, kv_heads, max_gpus=8, utilization=0.9):
+    sizes = tp_sizes_right(heads, kv_heads, max_gpus)
+    return _smallest(params_billion, dtype, gpu_gib, sizes, utilization, none=sizes[-1])
+
+
+# --- 06 q4: shard an MLP --------------------------------------------------------------------
+
+
+def shard_right(W_up, W_down, devices):
+    import numpy as np
+
+    if W_up.shape[1] % devices:
+        raise ValueError("uneven")
+    return list(zip(np.split(W_up, devices, axis=1), np.split(W_down, devices, axis=0)))
+
+
+def shard_both_columns(W_up, W_down, devices):
+    import numpy as np
+
+    return list(zip(np.split(W_up, devices, axis=1), np.split(W_down, devices, axis=1)))
+
+
+def shard_mismatched_rows(W_up, W_down, devices):
+    """Interleaved columns of W_up against contiguous rows of W_down."""
+    import numpy as np
+
+    return [(W_up[:, d::devices], part) for d, part in enumerate(np.split(W_down, devices, axis=0))]
+
+
+def shard_uneven_allowed(W_up, W_down, devices):
+    import numpy as np
+
+    return list(zip(np.array_split(W_up, devices, axis=1), np.array_split(W_down, devices, axis=0)))
+
+
+# --- 06 q5: all-reduce bytes ----------------------------------------------------------------
+
+
+def allreduce_right(hidden, layers, tp, dtype_bytes=2):
+    return 2 * layers * 2 * (tp - 1) / tp * hidden * dtype_bytes
+
+
+def allreduce_once_per_layer(hidden, layers, tp, dtype_bytes=2):
+    return allreduce_right(hidden, layers, tp, dtype_bytes) / 2
+
+
+def allreduce_whole_vector_twice(hidden, layers, tp, dtype_bytes=2):
+    """Sends 2× the vector whatever the ring size."""
+    return 0 if tp == 1 else 2 * layers * 2 * hidden * dtype_bytes
+
+
+def allreduce_bits(hidden, layers, tp, dtype_bytes=2):
+    return allreduce_right(hidden, layers, tp, dtype_bytes) * 8
+
+
 # --- 07 q1: metrics from token timestamps -------------------------------------------------
 
 
@@ -963,6 +1082,115 @@ def pick_first_row_above(curves, users, ttft_ms, tpot_ms):
     """Takes the first row ≥ users in list order, assuming rows are sorted."""
     return _pick(curves, users, ttft_ms, tpot_ms, lambda rows, u: next((r for r in rows if r["concurrency"] >= u), None))
 
+
+# --- 08 q1: choose an engine ----------------------------------------------------------------
+
+
+def _choose(r, users_limit=4, check_os=True, headroom=0.9, raise_too_big=True):
+    if (check_os and r["os"] != "linux") or r["nvidia_gpus"] < 1:
+        return "ollama"
+    if r["weights_gib"] > headroom * r["gpu_gib"]:
+        if raise_too_big and r["weights_gib"] > headroom * r["gpu_gib"] * r["nvidia_gpus"]:
+            raise ValueError("too big")
+        return "vllm"
+    return "vllm" if r["concurrent_users"] > users_limit or r["production"] else "ollama"
+
+
+def choose_right(requirements):
+    return _choose(requirements)
+
+
+def choose_ignores_os(requirements):
+    return _choose(requirements, check_os=False)
+
+
+def choose_four_users_is_many(requirements):
+    return _choose(requirements, users_limit=3)
+
+
+def choose_whole_gpu(requirements):
+    return _choose(requirements, headroom=1.0)
+
+
+def choose_never_raises(requirements):
+    return _choose(requirements, raise_too_big=False)
+
+
+# --- 08 q2: FallbackClient ------------------------------------------------------------------
+
+
+class FallbackRight:
+    retry_4xx, retry_5xx, use_timeout, raise_when_all_fail = False, True, True, True
+
+    def __init__(self, backends, timeout=10.0):
+        self.backends, self.timeout = backends, timeout
+
+    def chat(self, messages, max_tokens=32):
+        for index, (base_url, model) in enumerate(self.backends):
+            body = {"model": model, "messages": messages, "max_tokens": max_tokens}
+            try:
+                reply = requests.post(f"{base_url}/chat/completions", json=body,
+                                      timeout=self.timeout if self.use_timeout else None)  # fmt: skip
+            except (requests.ConnectionError, requests.Timeout):
+                continue
+            if (reply.status_code >= 500 and self.retry_5xx) or (400 <= reply.status_code < 500 and self.retry_4xx):
+                continue
+            reply.raise_for_status()
+            return index, reply.json()["choices"][0]["message"]["content"]
+        if self.raise_when_all_fail:
+            raise RuntimeError("no backend answered")
+        return None
+
+
+class FallbackRetries4xx(FallbackRight):
+    retry_4xx = True
+
+
+class FallbackNo5xxRetry(FallbackRight):
+    retry_5xx = False
+
+
+class FallbackNoTimeout(FallbackRight):
+    use_timeout = False
+
+
+class FallbackReturnsNone(FallbackRight):
+    raise_when_all_fail = False
+
+
+# --- 08 q3: error → fix ---------------------------------------------------------------------
+
+_FIX_RULES = [
+    ("free-port", ("address already in use",)),
+    ("pull-model", ("not found", "does not exist")),
+    ("shorten-prompt", ("maximum context length", "longer than the context length")),
+    ("more-kv-memory", ("kv cache is needed", "no available memory for the cache blocks")),
+    ("free-gpu-memory", ("cuda out of memory",)),
+]
+
+
+def _fix(message, rules=_FIX_RULES, lower=True):
+    text = message.lower() if lower else message
+    return next((key for key, needles in rules if any(n in text for n in needles)), None)
+
+
+def fix_right(message):
+    return _fix(message)
+
+
+def fix_case_sensitive(message):
+    return _fix(message, lower=False)
+
+
+def fix_only_not_found(message):
+    return _fix(message, [(k, ("not found",) if k == "pull-model" else n) for k, n in _FIX_RULES])
+
+
+def fix_any_memory_is_gpu(message):
+    """Reads every 'memory' message as a GPU out of memory."""
+    rules = [r for r in _FIX_RULES if r[0] != "more-kv-memory"]
+    return _fix(message, [*rules[:-1], ("free-gpu-memory", ("memory",))])
+
 CASES = {
     ("00_setup", "q1"): ("is_lab_ollama", lab_header_right,
                          [lab_header_case_sensitive, lab_header_always, lab_header_value_must_be_set]),
@@ -1005,6 +1233,15 @@ CASES = {
     ("05_sampling", "q6"): ("sample", sample_right, [sample_temperature_last, sample_legacy_rng]),
     ("05_sampling", "q7"): ("ollama_to_vllm", to_vllm_right,
                             [to_vllm_keeps_repeat_penalty, to_vllm_keeps_sentinels, to_vllm_passes_everything]),
+    ("06_multi_gpu", "q1"): ("weight_gib", weights_right,
+                             [weights_gigabytes, weights_case_sensitive, weights_int4_as_byte]),
+    ("06_multi_gpu", "q2"): ("valid_tp_sizes", tp_sizes_right,
+                             [tp_sizes_heads_only, tp_sizes_no_replication, tp_sizes_powers_of_two]),
+    ("06_multi_gpu", "q3"): ("smallest_tp", smallest_right,
+                             [smallest_any_size, smallest_whole_gpu, smallest_max_when_none]),
+    ("06_multi_gpu", "q4"): ("shard_mlp", shard_right, [shard_both_columns, shard_mismatched_rows, shard_uneven_allowed]),
+    ("06_multi_gpu", "q5"): ("allreduce_bytes_per_token", allreduce_right,
+                             [allreduce_once_per_layer, allreduce_whole_vector_twice, allreduce_bits]),
     ("07_benchmarks", "q1"): ("request_metrics", metrics_right,
                               [metrics_tpot_with_first, metrics_itl_from_send, metrics_empty_is_zero]),
     ("07_benchmarks", "q2"): ("percentile", percentile_right,
@@ -1016,4 +1253,9 @@ CASES = {
                               [measure_not_streamed, measure_sent_after_headers, measure_templated]),
     ("07_benchmarks", "q6"): ("pick_engine", pick_right,
                               [pick_ignores_slo, pick_nearest_below, pick_first_row_above]),
+    ("08_choosing", "q1"): ("choose_engine", choose_right,
+                            [choose_ignores_os, choose_four_users_is_many, choose_whole_gpu, choose_never_raises]),
+    ("08_choosing", "q2"): ("FallbackClient", FallbackRight,
+                            [FallbackRetries4xx, FallbackNo5xxRetry, FallbackNoTimeout, FallbackReturnsNone]),
+    ("08_choosing", "q3"): ("fix_for", fix_right, [fix_case_sensitive, fix_only_not_found, fix_any_memory_is_gpu]),
 }
