@@ -51,7 +51,9 @@ def serve_cmd(
     num_prompts: Annotated[int, typer.Option(help="Timed requests per run.")] = 32,
     warmups: Annotated[int, typer.Option(help="Untimed requests before each run.")] = 1,
     goodput: Annotated[str, typer.Option(help='SLOs in ms, e.g. "ttft:1000 tpot:100".')] = "",
-    out: Annotated[Path, typer.Option(help="Folder for results.json, results.csv, sweep.png.")] = Path("build/bench"),
+    out: Annotated[Path, typer.Option(help="Folder for results.{json,csv}, requests-cN.json, sweep.png.")] = Path(
+        "build/bench"
+    ),
 ) -> None:
     """Sweep concurrency against one engine; print, save and plot the metrics."""
     from . import load, plots
@@ -64,6 +66,8 @@ def serve_cmd(
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps([r.row() for r in results], indent=1, default=str))
     load.write_csv(results, out / "results.csv")
+    for r in results:  # every request's timestamps, for plots of your own
+        r.to_json(out / f"requests-c{r.spec.max_concurrency}.json")
     plots.plot_sweep({engine: results}, f"{spec.model} at {spec.base_url}").savefig(out / "sweep.png", dpi=110)
     typer.echo(f"{'conc':>5} {'req/s':>7} {'out tok/s':>10} {'TTFT p50':>9} {'TTFT p99':>9} "
                f"{'TPOT p50':>9} {'ITL p50':>8}" + ("  goodput" if slo else ""))  # fmt: skip
@@ -74,7 +78,7 @@ def serve_cmd(
                    f"{s['median_itl_ms']:8.1f}" + (f"  {s['goodput']:7.2f}" if slo else ""))  # fmt: skip
         if s["failed"]:
             typer.secho(f"      {s['failed']:.0f} failed: {next(x.error for x in r.records if not x.ok)}", fg="red")
-    typer.echo(f"wrote {out}/results.json, results.csv, sweep.png (times in ms)")
+    typer.echo(f"wrote {out}/results.json, results.csv, requests-c*.json, sweep.png (times in ms)")
 
 
 @bench_app.command("crosscheck")

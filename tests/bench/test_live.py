@@ -4,6 +4,7 @@ themselves (throughput × duration = tokens) and with what the engines report.""
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 import warnings
@@ -121,6 +122,9 @@ def test_bench_serve_cli_writes_results(ollama_url, tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "results.csv")))
     assert [r["max_concurrency"] for r in rows] == ["1", "2"]
     assert (tmp_path / "sweep.png").stat().st_size > 10_000
+    detail = json.loads((tmp_path / "requests-c2.json").read_text())
+    assert len(detail["requests"]) == 2 and detail["spec"]["max_concurrency"] == 2
+    assert all(len(r["chunk_times"]) == r["output_tokens"] for r in detail["requests"])
     assert "TTFT p50" in done.stdout
     bad = course("bench", "serve", "--concurrency", "0,x")
     assert bad.returncode == 2 and "positive integers" in bad.stderr
