@@ -62,7 +62,7 @@ def test_ollama_run_counts_what_the_engine_produced(ollama_url):
     result = load.run(spec, slo=SLO(ttft_ms=60_000), progress=False, warn_if_busy=False)
     consistent(result)
     for r in result.records:
-        assert 1 <= r.output_tokens <= 10 and len(r.chunk_times) == r.output_tokens
+        assert 1 <= len(r.chunk_times) <= r.output_tokens <= 10  # a split character: one chunk, several tokens
     assert result.summary["goodput"] == pytest.approx(result.summary["request_throughput"])
 
 
@@ -124,7 +124,7 @@ def test_bench_serve_cli_writes_results(ollama_url, tmp_path):
     assert (tmp_path / "sweep.png").stat().st_size > 10_000
     detail = json.loads((tmp_path / "requests-c2.json").read_text())
     assert len(detail["requests"]) == 2 and detail["spec"]["max_concurrency"] == 2
-    assert all(len(r["chunk_times"]) == r["output_tokens"] for r in detail["requests"])
+    assert all(1 <= len(r["chunk_times"]) <= r["output_tokens"] for r in detail["requests"])
     assert "TTFT p50" in done.stdout
     bad = course("bench", "serve", "--concurrency", "0,x")
     assert bad.returncode == 2 and "positive integers" in bad.stderr

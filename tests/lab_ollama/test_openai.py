@@ -40,7 +40,8 @@ def test_chat_stream_ends_with_finish_usage_and_done(lab, pulled):
     assert all(c["object"] == "chat.completion.chunk" and c["choices"][0]["finish_reason"] is None for c in tokens)
     assert tokens[0]["choices"][0]["delta"]["role"] == "assistant"
     assert finish["choices"][0]["delta"] == {} and finish["choices"][0]["finish_reason"] in ("stop", "length")
-    assert usage["choices"] == [] and usage["usage"]["completion_tokens"] == len(tokens)
+    # a character split over tokens (an emoji is 3) arrives in one chunk, as on a real Ollama
+    assert usage["choices"] == [] and len(tokens) <= usage["usage"]["completion_tokens"] <= 6
 
 
 def test_streaming_through_the_client(openai_client):
