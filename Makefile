@@ -6,13 +6,15 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 COURSE := $(VENV)/bin/course
 BASE_STAMP := $(VENV)/.course-base.stamp
+VLLM_ARGS ?=
 
-.PHONY: all setup engine model lab test clean help
+.PHONY: all setup engine model browser lab test clean help
 
 all: setup
 
 help:
 	@echo "make lab    set up everything, start the engines, open JupyterLab on notebooks/"
+	@echo "            (VLLM_ARGS='--max-num-seqs 8' passes flags to the vLLM server)"
 	@echo "make test   set up everything, run every test"
 	@echo "make setup  set up only: .venv, packages, vLLM engine, converted model"
 	@echo "make clean  remove .venv (the converted model stays in COURSE_HOME)"
@@ -41,10 +43,15 @@ model: engine
 	  $(COURSE) model prepare; \
 	else echo "No vLLM here: the model is not converted (lab Ollama uses the GGUF)."; fi
 
-lab: setup
-	$(COURSE) lab
+# 5. For the browser test only: Debian's Chromium, installed where this user may
+#    install packages; otherwise the test is reported as skipped, with the reason.
+browser: $(BASE_STAMP)
+	@$(PY) -m tests.make_lab.chromium install
 
-test: setup
+lab: setup
+	$(COURSE) lab $(VLLM_ARGS)
+
+test: setup browser
 	$(COURSE) assign --check
 	COURSE_QUICK=1 $(PY) -m pytest
 

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 from tqdm import tqdm
 
-from . import __version__, config, doctor, engines, model, services
+from . import __version__, config, doctor, engines, jupyter_lab, model, services
 from .bench.cli import bench_app
 from .ollama_cli.app import ollama_app
 from .vllm_tools import server as vllm_server
@@ -53,20 +53,25 @@ def model_prepare(
     force: Annotated[bool, typer.Option(help="Convert again even if done.")] = False,
 ) -> None:
     """Convert the bundled GGUF into a Hugging Face folder for vLLM (once)."""
-    steps = tqdm(total=5, desc="prepare model", unit="step", file=sys.stderr, delay=1)
+    steps: list[tqdm] = []  # a bar only when there is work: a second `make` prints one line
 
     def report(step: str) -> None:
         if step == "already prepared":
-            steps.write("already prepared: nothing to convert", file=sys.stderr)
-        steps.set_postfix_str(step)
-        steps.update(1)
+            return
+        if not steps:
+            steps.append(tqdm(total=5, desc="prepare model", unit="step", file=sys.stderr, delay=1))
+        steps[0].set_postfix_str(step)
+        steps[0].update(1)
 
     try:
         prepared = model.prepare(force=force, progress=report)
     except model.ModelError as error:
         _fail(error)
-    steps.n = steps.total
-    steps.close()
+    if not steps:
+        typer.echo(f"Model for vLLM already prepared: nothing to convert ({prepared.path})", err=True)
+        return
+    steps[0].n = steps[0].total
+    steps[0].close()
     typer.echo(f"{prepared.path}\n{prepared.summary}")
 
 
@@ -215,31 +220,40 @@ def lab(
 ) -> None:
     """Start the engines, then JupyterLab; Ctrl-C stops both.
 
-    Extra arguments go to the vLLM server, as with `course up`.
+    Extra arguments go to the vLLM server, as with `course up`. Where no vLLM is
+    installed, lab Ollama starts alone (the Ollama lessons run; 04-07 say why not).
     """
     try:
-        started = engines.up(tuple(ctx.args))
+        started = engines.up(tuple(ctx.args), require_vllm=False, progress=True)
     except (services.ServiceError, model.ModelError) as error:
         _fail(error)
     status()
-    jupyter = [sys.executable, "-m", "jupyter", "lab", "-y", str(notebooks)]
-    if not browser:
-        jupyter.append("--no-browser")
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        jupyter.append("--allow-root")  # containers and CI run as root
-    typer.echo("Starting JupyterLab: open the URL it prints. Ctrl-C stops it and the "
-               f"engines started here ({', '.join(started) or 'none'}).")
+    if vllm_server.installed_engine() is None and not engines.probe_vllm().answering:
+        typer.echo("vLLM is not installed on this machine: lessons 04-07 need one "
+                   "(set VLLM_BASE_URL to a vLLM server elsewhere).")
+    typer.echo("Starting JupyterLab…")
     # Jupyter must see Ctrl-C even where we were started with SIGINT ignored (a
     # background job of a shell without job control passes that on to its children)
-    process = subprocess.Popen(jupyter, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # Jupyter handles Ctrl-C
+    process = subprocess.Popen(jupyter_lab.command(notebooks, browser),
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+    kernels: list = []  # what JupyterLab runs when Ctrl-C comes: it exits before they do
+
+    def on_ctrl_c(signum: int, frame: object) -> None:  # Jupyter itself handles Ctrl-C
+        kernels.extend(jupyter_lab.processes_under(process.pid))
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
     try:
+        url = jupyter_lab.wait_for_url(process, jupyter_lab.served(notebooks)[1])
+        if url:
+            typer.echo(jupyter_lab.banner(url, notebooks, started))
         process.wait()
     finally:
-        signal.signal(signal.SIGINT, previous)
         if process.poll() is None:
+            kernels.extend(jupyter_lab.processes_under(process.pid))
             process.terminate()
             process.wait()
+        jupyter_lab.stop_leftovers(kernels)
+        signal.signal(signal.SIGINT, previous)
         stopped = engines.down(tuple(started))
         typer.echo(f"stopped: {', '.join(['jupyterlab', *stopped])}")
     if process.returncode not in (0, -signal.SIGINT):

@@ -89,19 +89,22 @@ def lab_ollama_service() -> services.Service:
     )
 
 
-def up(extra_vllm_args: tuple[str, ...] = ()) -> list[str]:
+def up(extra_vllm_args: tuple[str, ...] = (), require_vllm: bool = True, progress: bool = False) -> list[str]:
     """Start the engines that do not answer yet; return the names of those started.
 
     Ollama: a real one answering at OLLAMA_HOST is used; otherwise lab Ollama starts
-    there (``COURSE_ENGINE=real`` forbids that). Raises ``services.ServiceError``
-    (with the server log's tail) or ``model.ModelError`` with what to do.
+    there (``COURSE_ENGINE=real`` forbids that). vLLM: where none is installed,
+    ``require_vllm=False`` starts Ollama alone (the Ollama lessons still run).
+    ``progress`` shows how long each start has waited. Raises
+    ``services.ServiceError`` (with the server log's tail) or ``model.ModelError``
+    with what to do.
     """
     started: list[str] = []
     try:
-        if start_ollama_if_needed():
+        if start_ollama_if_needed(progress):
             started.append("ollama")
-        if not probe_vllm().answering:
-            start_vllm(extra_vllm_args)
+        if not probe_vllm().answering and (require_vllm or vllm_server.installed_engine() is not None):
+            start_vllm(extra_vllm_args, progress)
             started.append("vllm")
     except Exception:
         down(tuple(started))  # all or nothing: no half-started course
@@ -109,7 +112,7 @@ def up(extra_vllm_args: tuple[str, ...] = ()) -> list[str]:
     return started
 
 
-def start_ollama_if_needed() -> bool:
+def start_ollama_if_needed(progress: bool = False) -> bool:
     """Start lab Ollama unless an Ollama answers; True if it was started."""
     state = probe_ollama()
     choice = config.engine_choice()
@@ -131,7 +134,7 @@ def start_ollama_if_needed() -> bool:
             f"nothing answers at OLLAMA_HOST={state.url}, and {host} is not this "
             "machine: start Ollama there, or unset OLLAMA_HOST."
         )
-    services.start(lab_ollama_service(), timeout=60)
+    services.start(lab_ollama_service(), timeout=60, progress=progress)
     return True
 
 
@@ -139,10 +142,7 @@ def start_ollama_if_needed() -> bool:
 def running(extra_vllm_args: tuple[str, ...] = ()) -> Iterator[list[str]]:
     """The engines for the length of a block: those that answer, plus the ones started
     for it (vLLM only where it is installed), which are stopped after. Yields their names."""
-    if vllm_server.installed_engine() is None:
-        started = ["ollama"] if start_ollama_if_needed() else []
-    else:
-        started = up(extra_vllm_args)
+    started = up(extra_vllm_args, require_vllm=False)
     try:
         yield started
     finally:
@@ -173,7 +173,7 @@ def own_lab_ollama(num_parallel: int = 1, pull: str | None = config.OLLAMA_MODEL
         services.stop(service)
 
 
-def start_vllm(extra_args: tuple[str, ...] = ()) -> int:
+def start_vllm(extra_args: tuple[str, ...] = (), progress: bool = False) -> int:
     """Start the course's vLLM server in the background and wait for ``/health``."""
     if vllm_server.installed_engine() is None:
         raise services.ServiceError(
@@ -194,7 +194,7 @@ def start_vllm(extra_args: tuple[str, ...] = ()) -> int:
             "(`make` does it)."
         )
     service = vllm_server.vllm_service(extra_args=extra_args)
-    return services.start(service, timeout=vllm_server.READY_TIMEOUT)
+    return services.start(service, timeout=vllm_server.READY_TIMEOUT, progress=progress)
 
 
 def down(names: tuple[str, ...] = ("ollama", "vllm")) -> list[str]:

@@ -13,12 +13,15 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import requests
+from tqdm import tqdm
 
 from . import config
 
@@ -91,12 +94,13 @@ def running_pid(service: Service) -> int | None:
     return None
 
 
-def start(service: Service, timeout: float = 300.0) -> int:
+def start(service: Service, timeout: float = 300.0, progress: bool = False) -> int:
     """Start ``service`` in the background and wait until its health URL answers.
 
     Returns the pid. If this service already runs on the port, returns its pid
     (no second server). If anything else holds the port, or the server dies or is
     not healthy within ``timeout`` seconds, raises ServiceError with the log's tail.
+    ``progress`` shows the wait on stderr (a start can take a minute or more).
     """
     pid = running_pid(service)
     if pid is not None:
@@ -123,25 +127,34 @@ def start(service: Service, timeout: float = 300.0) -> int:
         )
     service.pid_file.write_text(f"{process.pid}\n")
     try:
-        wait_healthy(service, timeout, process.pid)
+        wait_healthy(service, timeout, process.pid, progress)
     except ServiceError:
         stop(service)
         raise
     return process.pid
 
 
-def wait_healthy(service: Service, timeout: float, pid: int | None = None) -> None:
+def wait_healthy(service: Service, timeout: float, pid: int | None = None, progress: bool = False) -> None:
     """Poll the health URL until it answers; fail early if ``pid`` exits."""
     deadline = time.monotonic() + timeout
     health = service.url + service.health_path
-    while time.monotonic() < deadline:
-        if is_healthy(health):
-            return
-        if pid is not None and not pid_alive(pid):
-            raise ServiceError(
-                f"{service.name} exited before it was ready.\n{log_tail(service)}"
-            )
-        time.sleep(0.5)
+    waiting = tqdm(desc=f"starting {service.name} at {service.url} (log: {service.log_file})",
+                   bar_format="{desc} {elapsed}", disable=not progress, file=sys.stderr, leave=True)  # fmt: skip
+    every = 0.5 if sys.stderr.isatty() else 10.0  # a log file gets a line per 10 s
+    shown = time.monotonic()
+    with waiting:
+        while time.monotonic() < deadline:
+            if is_healthy(health):
+                waiting.set_description_str(f"{service.name} ready at {service.url} after", refresh=False)
+                return
+            if pid is not None and not pid_alive(pid):
+                raise ServiceError(
+                    f"{service.name} exited before it was ready.\n{log_tail(service)}"
+                )
+            time.sleep(0.5)
+            if time.monotonic() - shown >= every:
+                waiting.refresh()
+                shown = time.monotonic()
     raise ServiceError(
         f"{service.name} did not answer {health} within {timeout:.0f} s.\n"
         f"{log_tail(service)}"
@@ -233,3 +246,13 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except ProcessLookupError:
         pass
+
+
+def kill_processes(processes: Sequence[psutil.Process], timeout: float = 10.0) -> None:
+    """SIGKILL each of ``processes`` (those already gone are skipped), then reap them."""
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(processes, timeout=timeout)

@@ -36,6 +36,8 @@ from pathlib import Path
 import psutil
 from tqdm import tqdm
 
+from .. import services
+
 
 class GradingError(RuntimeError):
     """Grading could not start (e.g. --docker without a Docker daemon)."""
@@ -116,12 +118,7 @@ def kill_tree(pid: int) -> None:
         family = root.children(recursive=True) + [root]
     except psutil.NoSuchProcess:
         return
-    for process in family:
-        try:
-            process.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(family, timeout=10)
+    services.kill_processes(family)
 
 
 def grade_many(
