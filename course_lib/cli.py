@@ -227,6 +227,9 @@ def lab(
         started = engines.up(tuple(ctx.args), require_vllm=False, progress=True)
     except (services.ServiceError, model.ModelError) as error:
         _fail(error)
+    except KeyboardInterrupt:
+        typer.echo("\nInterrupted: the engines started so far are stopped again.", err=True)
+        raise typer.Exit(130)
     status()
     if vllm_server.installed_engine() is None and not engines.probe_vllm().answering:
         typer.echo("vLLM is not installed on this machine: lessons 04-07 need one "

@@ -106,8 +106,8 @@ def up(extra_vllm_args: tuple[str, ...] = (), require_vllm: bool = True, progres
         if not probe_vllm().answering and (require_vllm or vllm_server.installed_engine() is not None):
             start_vllm(extra_vllm_args, progress)
             started.append("vllm")
-    except Exception:
-        down(tuple(started))  # all or nothing: no half-started course
+    except BaseException:  # Ctrl-C included: all or nothing, no half-started course
+        down(tuple(started))
         raise
     return started
 

@@ -128,7 +128,7 @@ def start(service: Service, timeout: float = 300.0, progress: bool = False) -> i
     service.pid_file.write_text(f"{process.pid}\n")
     try:
         wait_healthy(service, timeout, process.pid, progress)
-    except ServiceError:
+    except BaseException:  # not ready, or Ctrl-C while waiting: leave no server behind
         stop(service)
         raise
     return process.pid

@@ -35,6 +35,8 @@ def unavailable_reason() -> str:
     """Why there is no Chromium (what ``install`` recorded), for the skip message."""
     if STATUS_FILE.is_file():
         return STATUS_FILE.read_text().strip()
+    if os.environ.get("CHROMIUM"):
+        return f"CHROMIUM={os.environ['CHROMIUM']} is not a file"
     return "Chromium is not on PATH and `make test` did not try to install it here (run `make test`)"
 
 
