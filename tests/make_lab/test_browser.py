@@ -47,7 +47,7 @@ def shot(page, name: str) -> Path:
     return path
 
 
-def test_the_error_check_sees_a_failing_cell(make_lab, page, tmp_path):
+def test_the_error_check_sees_a_failing_cell(make_lab, page):
     """The control for the tests below: a cell that raises is found, and Run All
     leaves the cell after it unrun. A scratch notebook under build/ (gitignored)."""
     scratch = ROOT / "build" / "browser" / "scratch-error.ipynb"
