@@ -239,10 +239,10 @@ def lab(
     # background job of a shell without job control passes that on to its children)
     process = subprocess.Popen(jupyter_lab.command(notebooks, browser),
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
-    kernels: list = []  # what JupyterLab runs when Ctrl-C comes: it exits before they do
+    kernels: list = []  # JupyterLab and its kernels when Ctrl-C comes: it exits before they do
 
     def on_ctrl_c(signum: int, frame: object) -> None:  # Jupyter itself handles Ctrl-C
-        kernels.extend(jupyter_lab.processes_under(process.pid))
+        kernels.extend(services.process_tree(process.pid))
 
     previous = signal.signal(signal.SIGINT, on_ctrl_c)
     try:
@@ -252,7 +252,7 @@ def lab(
         process.wait()
     finally:
         if process.poll() is None:
-            kernels.extend(jupyter_lab.processes_under(process.pid))
+            kernels.extend(services.process_tree(process.pid))
             process.terminate()
             process.wait()
         jupyter_lab.stop_leftovers(kernels)

@@ -64,14 +64,6 @@ def wait_for_url(process: subprocess.Popen, path: str = "/lab", timeout: float =
     return None
 
 
-def processes_under(pid: int) -> list[psutil.Process]:
-    """Everything ``pid`` started and still runs: for JupyterLab, its kernels."""
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-
-
 def stop_leftovers(processes: list[psutil.Process], grace: float = 10.0) -> None:
     """Give ``processes`` ``grace`` seconds to exit, then kill those still running.
 

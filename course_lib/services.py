@@ -248,6 +248,15 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass
 
 
+def process_tree(pid: int) -> list[psutil.Process]:
+    """``pid`` and everything under it, children first; empty if it has exited."""
+    try:
+        root = psutil.Process(pid)
+        return [*root.children(recursive=True), root]
+    except psutil.NoSuchProcess:
+        return []
+
+
 def kill_processes(processes: Sequence[psutil.Process], timeout: float = 10.0) -> None:
     """SIGKILL each of ``processes`` (those already gone are skipped), then reap them."""
     for process in processes:

@@ -33,7 +33,6 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
 from tqdm import tqdm
 
 from .. import services
@@ -113,12 +112,7 @@ def _limit_cpu(seconds: int) -> None:
 
 def kill_tree(pid: int) -> None:
     """Kill a process and every descendant, children first (they may be re-parented)."""
-    try:
-        root = psutil.Process(pid)
-        family = root.children(recursive=True) + [root]
-    except psutil.NoSuchProcess:
-        return
-    services.kill_processes(family)
+    services.kill_processes(services.process_tree(pid))
 
 
 def grade_many(

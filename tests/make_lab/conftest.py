@@ -46,15 +46,12 @@ class MakeLab:
         return self.log.read_text(errors="replace").replace("\r", "\n")
 
     def port(self, variable: str) -> int:
-        return int(re.search(r":(\d+)", self.env[variable]).group(1))
+        """The port in JUPYTER_PORT, OLLAMA_HOST (host:port) or VLLM_BASE_URL."""
+        return int(re.search(r"(\d+)(/v1)?$", self.env[variable]).group(1))
 
     def processes(self) -> list[psutil.Process]:
         """make and everything under it: course lab, JupyterLab, kernels, the engines."""
-        try:
-            root = psutil.Process(self.process.pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
+        return services.process_tree(self.process.pid)
 
     def interrupt(self, timeout: float = 180) -> int:
         """Ctrl-C in the terminal: SIGINT to the whole foreground process group."""

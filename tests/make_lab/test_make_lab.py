@@ -74,8 +74,7 @@ def test_ctrl_c_stops_jupyterlab_kernels_and_the_engines_it_started(make_lab):
     left = [_cmdline(process) for process in started if not _gone(process)]
     assert left == [], left
     for variable in ("JUPYTER_PORT", "OLLAMA_HOST", "VLLM_BASE_URL"):
-        port = int(make_lab.env[variable]) if variable == "JUPYTER_PORT" else make_lab.port(variable)
-        assert not services.port_in_use("127.0.0.1", port), variable
+        assert not services.port_in_use("127.0.0.1", make_lab.port(variable)), variable
 
 
 def test_the_notebooks_run_in_the_browser_are_unchanged_on_disk(make_lab):

@@ -88,3 +88,18 @@ def test_a_server_that_never_gets_healthy_times_out_and_is_stopped():
     with pytest.raises(services.ServiceError, match="did not answer"):
         services.start(service, timeout=2)
     assert services.running_pid(service) is None
+
+
+def test_process_tree_lists_children_first_and_kill_processes_ends_them():
+    import subprocess
+
+    parent = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time; "
+                               "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"])  # fmt: skip
+    deadline = time.monotonic() + 10
+    while len(tree := services.process_tree(parent.pid)) < 2:
+        assert time.monotonic() < deadline, "the grandchild never started"
+        time.sleep(0.1)
+    assert tree[-1].pid == parent.pid and tree[0].ppid() == parent.pid
+    services.kill_processes(tree)
+    assert services.process_tree(parent.pid) == []
+    assert not any(process.is_running() for process in tree)
