@@ -221,7 +221,7 @@ def lab(
     """Start the engines, then JupyterLab; Ctrl-C stops both.
 
     Extra arguments go to the vLLM server, as with `course up`. Where no vLLM is
-    installed, lab Ollama starts alone (the Ollama lessons run; 04-07 say why not).
+    installed, lab Ollama starts alone (the Ollama lessons run; 04-10 say why not).
     """
     try:
         started = engines.up(tuple(ctx.args), require_vllm=False, progress=True)
@@ -232,7 +232,7 @@ def lab(
         raise typer.Exit(130)
     status()
     if vllm_server.installed_engine() is None and not engines.probe_vllm().answering:
-        typer.echo("vLLM is not installed on this machine: lessons 04-07 need one "
+        typer.echo("vLLM is not installed on this machine: lessons 04-10 need one "
                    "(set VLLM_BASE_URL to a vLLM server elsewhere).")
     typer.echo("Starting JupyterLab…")
     # Jupyter must see Ctrl-C even where we were started with SIGINT ignored (a

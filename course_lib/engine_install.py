@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     if engine is None:
         print(
             f"No vLLM for {platform.system()} {platform.machine()} without an NVIDIA "
-            "GPU: the vLLM lessons (04-07) will say so; everything else works."
+            "GPU: the vLLM lessons (04-10) will say so; everything else works."
         )
         return 0
     if not args.force and up_to_date(engine):

@@ -1,4 +1,4 @@
-"""The model's real next-token logits, in process, for lesson 05 and its exercise.
+"""The model's real next-token logits, in process, for lesson 06 and its exercise.
 
 Sampling is taught on the actual distribution SmolLM2 produces, not on made-up numbers:
 llama-cpp-python loads the bundled GGUF (the file lab Ollama serves) and returns the raw

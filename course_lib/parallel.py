@@ -1,5 +1,5 @@
 """Planning tensor and pipeline parallelism: which (TP, PP) a model allows on some GPUs,
-and how much KV cache each leaves (lesson 06).
+and how much KV cache each leaves (lesson 09).
 
 The rules are vLLM's (``config/model.py``, ``QKVParallelLinear``): the attention heads
 must divide by TP; if TP ≤ the KV heads, the KV heads must divide by TP, and if TP is

@@ -1,4 +1,4 @@
-"""A fallback router over OpenAI-compatible engines (lesson 08): vLLM first, Ollama after.
+"""A fallback router over OpenAI-compatible engines (lesson 11): vLLM first, Ollama after.
 
 One ``openai`` client per backend, each with short timeouts and no hidden retries.
 A backend is skipped when its health check fails, and abandoned for the next one on

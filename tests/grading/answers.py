@@ -618,7 +618,7 @@ def vllm_chat_ollama_name(*args):
     return _vllm_chat(*args, model="smollm2:135m")
 
 
-# --- 05: sampling --------------------------------------------------------------------------
+# --- 06: sampling --------------------------------------------------------------------------
 import numpy as np  # noqa: E402
 
 
@@ -776,7 +776,7 @@ def to_vllm_passes_everything(options):
 
 
 
-# --- 06 q1: weight memory -----------------------------------------------------------------
+# --- 09 q1: weight memory -----------------------------------------------------------------
 
 _DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "int4": 0.5}
 
@@ -799,7 +799,7 @@ def weights_int4_as_byte(params_billion, dtype):
     return weights_right(params_billion, "int8" if dtype.lower() == "int4" else dtype)
 
 
-# --- 06 q2: valid TP sizes ------------------------------------------------------------------
+# --- 09 q2: valid TP sizes ------------------------------------------------------------------
 
 
 def tp_sizes_right(heads, kv_heads, max_tp):
@@ -820,7 +820,7 @@ def tp_sizes_powers_of_two(heads, kv_heads, max_tp):
     return [tp for tp in tp_sizes_right(heads, kv_heads, max_tp) if tp & (tp - 1) == 0]
 
 
-# --- 06 q3: smallest TP ---------------------------------------------------------------------
+# --- 09 q3: smallest TP ---------------------------------------------------------------------
 
 
 def _smallest(params_billion, dtype, gpu_gib, sizes, utilization, none=None):
@@ -845,7 +845,7 @@ def smallest_max_when_none(params_billion, dtype, gpu_gib, heads, kv_heads, max_
     return _smallest(params_billion, dtype, gpu_gib, sizes, utilization, none=sizes[-1])
 
 
-# --- 06 q4: shard an MLP --------------------------------------------------------------------
+# --- 09 q4: shard an MLP --------------------------------------------------------------------
 
 
 def shard_right(W_up, W_down, devices):
@@ -875,7 +875,7 @@ def shard_uneven_allowed(W_up, W_down, devices):
     return list(zip(np.array_split(W_up, devices, axis=1), np.array_split(W_down, devices, axis=0)))
 
 
-# --- 06 q5: all-reduce bytes ----------------------------------------------------------------
+# --- 09 q5: all-reduce bytes ----------------------------------------------------------------
 
 
 def allreduce_right(hidden, layers, tp, dtype_bytes=2):
@@ -895,7 +895,7 @@ def allreduce_bits(hidden, layers, tp, dtype_bytes=2):
     return allreduce_right(hidden, layers, tp, dtype_bytes) * 8
 
 
-# --- 07 q1: metrics from token timestamps -------------------------------------------------
+# --- 10 q1: metrics from token timestamps -------------------------------------------------
 
 
 def metrics_right(sent, token_times):
@@ -925,7 +925,7 @@ def metrics_empty_is_zero(sent, token_times):
     return metrics_right(sent, token_times)
 
 
-# --- 07 q2: percentiles -------------------------------------------------------------------
+# --- 10 q2: percentiles -------------------------------------------------------------------
 
 
 def percentile_right(values, p):
@@ -958,7 +958,7 @@ def percentile_unsorted(values, p):
     return values[low] + (values[high] - values[low]) * (position - low)
 
 
-# --- 07 q3: throughput --------------------------------------------------------------------
+# --- 10 q3: throughput --------------------------------------------------------------------
 
 
 def throughput_right(requests):
@@ -977,7 +977,7 @@ def throughput_list_order(requests):
     return len(requests) / duration, sum(n for _, _, n in requests) / duration
 
 
-# --- 07 q4: bounded concurrency -----------------------------------------------------------
+# --- 10 q4: bounded concurrency -----------------------------------------------------------
 
 
 def bounded_right(fn, items, max_concurrency):
@@ -1006,7 +1006,7 @@ def bounded_completion_order(fn, items, max_concurrency):
         return [f.result() for f in as_completed([pool.submit(fn, item) for item in items])]
 
 
-# --- 07 q5: a measured streamed request -----------------------------------------------------
+# --- 10 q5: a measured streamed request -----------------------------------------------------
 
 
 def _measure(base_url, model, prompt, num_predict, stream=True, sent_after_headers=False, raw=True):
@@ -1045,7 +1045,7 @@ def measure_templated(base_url, model, prompt, num_predict):
     return _measure(base_url, model, prompt, num_predict, raw=False)
 
 
-# --- 07 q6: pick an engine ----------------------------------------------------------------
+# --- 10 q6: pick an engine ----------------------------------------------------------------
 
 
 def _pick(curves, users, ttft_ms, tpot_ms, row_for, check_slo=True):
@@ -1083,7 +1083,7 @@ def pick_first_row_above(curves, users, ttft_ms, tpot_ms):
     return _pick(curves, users, ttft_ms, tpot_ms, lambda rows, u: next((r for r in rows if r["concurrency"] >= u), None))
 
 
-# --- 08 q1: choose an engine ----------------------------------------------------------------
+# --- 11 q1: choose an engine ----------------------------------------------------------------
 
 
 def _choose(r, users_limit=4, check_os=True, headroom=0.9, raise_too_big=True):
@@ -1116,7 +1116,7 @@ def choose_never_raises(requirements):
     return _choose(requirements, raise_too_big=False)
 
 
-# --- 08 q2: FallbackClient ------------------------------------------------------------------
+# --- 11 q2: FallbackClient ------------------------------------------------------------------
 
 
 class FallbackRight:
@@ -1158,7 +1158,7 @@ class FallbackReturnsNone(FallbackRight):
     raise_when_all_fail = False
 
 
-# --- 08 q3: error → fix ---------------------------------------------------------------------
+# --- 11 q3: error → fix ---------------------------------------------------------------------
 
 _FIX_RULES = [
     ("free-port", ("address already in use",)),
@@ -1225,37 +1225,37 @@ CASES = {
     ("04_vllm", "q4"): ("kv_waste", waste_right, [waste_floor_blocks, waste_mean_of_fractions, waste_crashes_when_idle]),
     ("04_vllm", "q5"): ("vllm_chat", vllm_chat_right,
                         [vllm_chat_nested_extra_body, vllm_chat_drops_fields, vllm_chat_ollama_name]),
-    ("05_sampling", "q1"): ("softmax", softmax_right, [softmax_overflows, softmax_multiplies]),
-    ("05_sampling", "q2"): ("top_k_filter", top_k_right, [top_k_smallest, top_k_in_place]),
-    ("05_sampling", "q3"): ("top_p_filter", top_p_right, [top_p_without_crossing_token, top_p_on_logits]),
-    ("05_sampling", "q4"): ("min_p_filter", min_p_right, [min_p_absolute]),
-    ("05_sampling", "q5"): ("apply_penalties", penalties_right, [penalties_wrong_direction, penalties_frequency_once]),
-    ("05_sampling", "q6"): ("sample", sample_right, [sample_temperature_last, sample_legacy_rng]),
-    ("05_sampling", "q7"): ("ollama_to_vllm", to_vllm_right,
+    ("06_sampling", "q1"): ("softmax", softmax_right, [softmax_overflows, softmax_multiplies]),
+    ("06_sampling", "q2"): ("top_k_filter", top_k_right, [top_k_smallest, top_k_in_place]),
+    ("06_sampling", "q3"): ("top_p_filter", top_p_right, [top_p_without_crossing_token, top_p_on_logits]),
+    ("06_sampling", "q4"): ("min_p_filter", min_p_right, [min_p_absolute]),
+    ("06_sampling", "q5"): ("apply_penalties", penalties_right, [penalties_wrong_direction, penalties_frequency_once]),
+    ("06_sampling", "q6"): ("sample", sample_right, [sample_temperature_last, sample_legacy_rng]),
+    ("06_sampling", "q7"): ("ollama_to_vllm", to_vllm_right,
                             [to_vllm_keeps_repeat_penalty, to_vllm_keeps_sentinels, to_vllm_passes_everything]),
-    ("06_multi_gpu", "q1"): ("weight_gib", weights_right,
+    ("09_multi_gpu", "q1"): ("weight_gib", weights_right,
                              [weights_gigabytes, weights_case_sensitive, weights_int4_as_byte]),
-    ("06_multi_gpu", "q2"): ("valid_tp_sizes", tp_sizes_right,
+    ("09_multi_gpu", "q2"): ("valid_tp_sizes", tp_sizes_right,
                              [tp_sizes_heads_only, tp_sizes_no_replication, tp_sizes_powers_of_two]),
-    ("06_multi_gpu", "q3"): ("smallest_tp", smallest_right,
+    ("09_multi_gpu", "q3"): ("smallest_tp", smallest_right,
                              [smallest_any_size, smallest_whole_gpu, smallest_max_when_none]),
-    ("06_multi_gpu", "q4"): ("shard_mlp", shard_right, [shard_both_columns, shard_mismatched_rows, shard_uneven_allowed]),
-    ("06_multi_gpu", "q5"): ("allreduce_bytes_per_token", allreduce_right,
+    ("09_multi_gpu", "q4"): ("shard_mlp", shard_right, [shard_both_columns, shard_mismatched_rows, shard_uneven_allowed]),
+    ("09_multi_gpu", "q5"): ("allreduce_bytes_per_token", allreduce_right,
                              [allreduce_once_per_layer, allreduce_whole_vector_twice, allreduce_bits]),
-    ("07_benchmarks", "q1"): ("request_metrics", metrics_right,
+    ("10_benchmarks", "q1"): ("request_metrics", metrics_right,
                               [metrics_tpot_with_first, metrics_itl_from_send, metrics_empty_is_zero]),
-    ("07_benchmarks", "q2"): ("percentile", percentile_right,
+    ("10_benchmarks", "q2"): ("percentile", percentile_right,
                               [percentile_nearest_rank, percentile_n_not_n_minus_1, percentile_unsorted]),
-    ("07_benchmarks", "q3"): ("throughput", throughput_right, [throughput_summed_latencies, throughput_list_order]),
-    ("07_benchmarks", "q4"): ("run_bounded", bounded_right,
+    ("10_benchmarks", "q3"): ("throughput", throughput_right, [throughput_summed_latencies, throughput_list_order]),
+    ("10_benchmarks", "q4"): ("run_bounded", bounded_right,
                               [bounded_unbounded, bounded_in_waves, bounded_completion_order]),
-    ("07_benchmarks", "q5"): ("measure_request", measure_right,
+    ("10_benchmarks", "q5"): ("measure_request", measure_right,
                               [measure_not_streamed, measure_sent_after_headers, measure_templated]),
-    ("07_benchmarks", "q6"): ("pick_engine", pick_right,
+    ("10_benchmarks", "q6"): ("pick_engine", pick_right,
                               [pick_ignores_slo, pick_nearest_below, pick_first_row_above]),
-    ("08_choosing", "q1"): ("choose_engine", choose_right,
+    ("11_choosing", "q1"): ("choose_engine", choose_right,
                             [choose_ignores_os, choose_four_users_is_many, choose_whole_gpu, choose_never_raises]),
-    ("08_choosing", "q2"): ("FallbackClient", FallbackRight,
+    ("11_choosing", "q2"): ("FallbackClient", FallbackRight,
                             [FallbackRetries4xx, FallbackNo5xxRetry, FallbackNoTimeout, FallbackReturnsNone]),
-    ("08_choosing", "q3"): ("fix_for", fix_right, [fix_case_sensitive, fix_only_not_found, fix_any_memory_is_gpu]),
+    ("11_choosing", "q3"): ("fix_for", fix_right, [fix_case_sensitive, fix_only_not_found, fix_any_memory_is_gpu]),
 }

@@ -107,20 +107,20 @@ def test_wrong_answers_lose_points(key, generated, ollama_url, request):
     zip_path = generated[f"{exercise}.ipynb"].autograder_zip
     name, right, wrongs = CASES[key]
     shared = {"OLLAMA": ollama_url, "MODEL": OLLAMA_MODEL, "requests": requests, "json": json}
-    if exercise == "05_sampling":
+    if exercise == "06_sampling":
         # q6 uses the learner's own filters: the right ones, so that only `sample` is judged
         from . import answers
 
         shared.update(np=np, model=request.getfixturevalue("next_token"), softmax=answers.softmax_right,
                       top_k_filter=answers.top_k_right, top_p_filter=answers.top_p_right,
                       min_p_filter=answers.min_p_right)
-    if exercise == "06_multi_gpu":
+    if exercise == "09_multi_gpu":
         from . import answers
 
         # q3 builds on the learner's q1 and q2: the right ones, so that only q3 is judged
         shared.update(np=np, weight_gib=answers.weights_right, valid_tp_sizes=answers.tp_sizes_right,
                       silu=lambda z: z / (1 + np.exp(-z)))
-    if exercise == "07_benchmarks":
+    if exercise == "10_benchmarks":
         from . import answers
 
         shared.update(time=time, request_metrics=answers.metrics_right)
