@@ -109,6 +109,9 @@ def assign_cmd(
     solutions: Annotated[Path, typer.Option(help="Master notebooks.")] = Path("solutions"),
     exercises: Annotated[Path, typer.Option(help="Student notebooks.")] = Path("exercises"),
     build: Annotated[Path, typer.Option(help="Autograders go to BUILD/autograder.")] = Path("build"),
+    only: Annotated[
+        str | None, typer.Option(help="Only the masters whose name starts with this, e.g. 09.")
+    ] = None,
 ) -> None:
     """Generate exercises/ and the autograders from solutions/ with otter-assign."""
     from .grading import assign as grading_assign
@@ -116,12 +119,12 @@ def assign_cmd(
     try:
         # otter-assign runs each master's tests, and the exercises call the engines
         with engines.running(extra_vllm_args=("--enforce-eager",)):
-            _assign(check, solutions, exercises, build)
+            _assign(check, solutions, exercises, build, only)
     except (grading_assign.AssignError, services.ServiceError, model.ModelError) as error:
         _fail(error)
 
 
-def _assign(check: bool, solutions: Path, exercises: Path, build: Path) -> None:
+def _assign(check: bool, solutions: Path, exercises: Path, build: Path, only: str | None) -> None:
     from .grading import assign as grading_assign  # imported on use: otter is slow to import
 
     if check:
@@ -132,7 +135,7 @@ def _assign(check: bool, solutions: Path, exercises: Path, build: Path) -> None:
             _fail(RuntimeError("exercises/ is out of date: run `course assign`"))
         typer.echo(f"exercises/ is up to date ({len(grading_assign.masters(solutions))} notebooks)")
         return
-    for path in grading_assign.assign(solutions, exercises, build):
+    for path in grading_assign.assign(solutions, exercises, build, only):
         typer.echo(f"wrote {path}")
 
 

@@ -41,9 +41,11 @@ class Generated:
     solved: Path  # otter's autograder notebook: the solutions, as a submission
 
 
-def masters(solutions: Path) -> list[Path]:
-    """The master notebooks, ``NN_name.ipynb``, in order."""
-    return sorted(p for p in solutions.glob("[0-9][0-9]_*.ipynb"))
+def masters(solutions: Path, only: str | None = None) -> list[Path]:
+    """The master notebooks, ``NN_name.ipynb``, in order; with ``only``, those whose
+    name starts with it (``only="09"`` gives ``09_multi_gpu.ipynb``)."""
+    found = sorted(p for p in solutions.glob("[0-9][0-9]_*.ipynb"))
+    return [p for p in found if only is None or p.name.startswith(only)]
 
 
 def generate(master: Path, workdir: Path, cache: Path | None = None) -> Generated:
@@ -102,15 +104,16 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def assign(solutions: Path, exercises: Path, build: Path) -> list[Path]:
-    """Regenerate every exercise and autograder; return the exercise paths written.
+def assign(solutions: Path, exercises: Path, build: Path, only: str | None = None) -> list[Path]:
+    """Regenerate every exercise and autograder (or those ``only`` selects, see
+    ``masters``); return the exercise paths written.
 
     Always runs otter-assign (and so every master's tests); refreshes the cache."""
     written = []
     exercises.mkdir(parents=True, exist_ok=True)
     (build / "autograder").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for master in masters(solutions):
+        for master in masters(solutions, only):
             made = generate(master, Path(tmp))
             _store(made, cache_dir(build) / f"{master.stem}-{_cache_key(master)}")
             target = exercises / master.name

@@ -4,11 +4,9 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pytest
 import requests
 
@@ -16,9 +14,9 @@ import course_lib
 
 from course_lib.config import OLLAMA_MODEL
 from course_lib.grading import assign
-from course_lib.grading.questions import question_score
+from course_lib.grading.questions import public_checks_pass, question_score
 
-from .answers import CASES
+from .answers import CASES, SHARED
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
@@ -102,37 +100,21 @@ def offline_llm():
 @pytest.mark.parametrize("key", sorted(CASES), ids=lambda k: "-".join(k))
 def test_wrong_answers_lose_points(key, generated, ollama_url, request):
     """Each question's tests give the right answer full marks and take points from
-    every plausible wrong one (answers.py), in process against the live lab Ollama."""
+    every plausible wrong one (answers/), in process against the live lab Ollama; a
+    wrong answer marked ``caught_publicly`` already fails the public checks."""
     exercise, question = key
     zip_path = generated[f"{exercise}.ipynb"].autograder_zip
     name, right, wrongs = CASES[key]
     shared = {"OLLAMA": ollama_url, "MODEL": OLLAMA_MODEL, "requests": requests, "json": json}
-    if exercise == "06_sampling":
-        # q6 uses the learner's own filters: the right ones, so that only `sample` is judged
-        from . import answers
-
-        shared.update(np=np, model=request.getfixturevalue("next_token"), softmax=answers.softmax_right,
-                      top_k_filter=answers.top_k_right, top_p_filter=answers.top_p_right,
-                      min_p_filter=answers.min_p_right)
-    if exercise == "09_multi_gpu":
-        from . import answers
-
-        # q3 builds on the learner's q1 and q2: the right ones, so that only q3 is judged
-        shared.update(np=np, weight_gib=answers.weights_right, valid_tp_sizes=answers.tp_sizes_right,
-                      silu=lambda z: z / (1 + np.exp(-z)))
-    if exercise == "10_benchmarks":
-        from . import answers
-
-        shared.update(time=time, request_metrics=answers.metrics_right)
-    if exercise == "04_vllm":
-        shared.update(VLLM=request.getfixturevalue("vllm_base_url"), cl=course_lib)
-        if question == "q1":
-            from vllm import SamplingParams
-
-            shared.update(llm=request.getfixturevalue("offline_llm"), SamplingParams=SamplingParams)
+    if exercise in SHARED:
+        shared.update(SHARED[exercise](question, request))
     earned, possible = question_score(zip_path, question, {**shared, name: right})
     assert earned == possible, f"the right answer got {earned} of {possible}"
+    assert public_checks_pass(zip_path, question, {**shared, name: right}), "the right answer fails a public check"
     for wrong in wrongs:
-        earned, possible = question_score(zip_path, question, {**shared, name: wrong})
         label = getattr(wrong, "__name__", repr(wrong)[:40])
+        earned, possible = question_score(zip_path, question, {**shared, name: wrong})
         assert earned < possible, f"{label} kept all {possible} points"
+        if getattr(wrong, "caught_publicly", False):
+            assert not public_checks_pass(zip_path, question, {**shared, name: wrong}), (
+                f"{label} passes the public checks, but the question says they catch it")

@@ -1,0 +1,155 @@
+"""Right and plausible wrong answers for exercise 03_modelfiles (see __init__)."""
+
+from __future__ import annotations
+
+import json
+
+import requests
+
+
+# --- 03 q1: a Modelfile ------------------------------------------------------------------
+
+MODELFILE_RIGHT = '''FROM smollm2:135m
+PARAMETER temperature 0.3
+PARAMETER num_ctx 2048
+PARAMETER stop <|im_end|>
+PARAMETER stop User:
+SYSTEM """You are a SQL tutor.
+Answer with one SQL query."""
+MESSAGE user List all tables.
+MESSAGE assistant SELECT name FROM sqlite_master WHERE type='table';
+'''
+MODELFILE_ONE_LINE_SYSTEM = MODELFILE_RIGHT.replace('"""You are a SQL tutor.\nAnswer with one SQL query."""',
+                                                    "You are a SQL tutor. Answer with one SQL query.")
+MODELFILE_STOPS_ON_ONE_LINE = MODELFILE_RIGHT.replace("PARAMETER stop <|im_end|>\nPARAMETER stop User:",
+                                                      'PARAMETER stop "<|im_end|> User:"')
+MODELFILE_NO_EXAMPLE = MODELFILE_RIGHT.split("MESSAGE")[0]
+MODELFILE_WRONG_CONTEXT = MODELFILE_RIGHT.replace("num_ctx 2048", "num_ctx 4096")
+
+
+# --- 03 q2: parse a Modelfile ------------------------------------------------------------
+
+
+def parse_right(text, case_sensitive=False, stop_list=True, need_from=True):
+    result = {"from": None, "parameters": {}, "system": None, "template": None, "adapter": None,
+              "messages": [], "license": []}
+    lines, i = text.splitlines(), 0
+    while i < len(lines):
+        line, i = lines[i].strip(), i + 1
+        if not line or line.startswith("#"):
+            continue
+        command, _, value = line.partition(" ")
+        command, value = (command if case_sensitive else command.lower()), value.strip()
+        if value.startswith('"""'):
+            body = value[3:]
+            while '"""' not in body:
+                if i >= len(lines):
+                    raise ValueError("unclosed")
+                body, i = body + "\n" + lines[i], i + 1
+            value = body[: body.index('"""')]
+        elif len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        if command == "from":
+            result["from"] = value
+        elif command == "parameter":
+            name, _, param = value.partition(" ")
+            param = param.strip().strip('"')
+            if name == "stop" and stop_list:
+                result["parameters"].setdefault("stop", []).append(param)
+            else:
+                result["parameters"][name] = [param] if name == "stop" else param
+        elif command in ("system", "template", "adapter"):
+            result[command] = value
+        elif command == "license":
+            result["license"].append(value)
+        elif command == "message":
+            role, _, content = value.partition(" ")
+            if role not in ("system", "user", "assistant"):
+                raise ValueError(role)
+            result["messages"].append({"role": role, "content": content.strip()})
+        else:
+            raise ValueError(command)
+    if need_from and result["from"] is None:
+        raise ValueError("no FROM")
+    return result
+
+
+def parse_case_sensitive(text):
+    return parse_right(text, case_sensitive=True)
+
+
+def parse_last_stop_wins(text):
+    return parse_right(text, stop_list=False)
+
+
+def parse_without_from(text):
+    return parse_right(text, need_from=False)
+
+
+# --- 03 q3: create and read back -----------------------------------------------------------
+
+
+def _create_and_read(base_url, name, base, system, parameters, decode=True, stops=True, check=True):
+    body = {"model": name, "from": base, "system": system, "parameters": parameters, "stream": False}
+    reply = requests.post(f"{base_url}/api/create", json=body, timeout=300)
+    if reply.status_code >= 400 and check:
+        raise RuntimeError(reply.json()["error"])
+    info = requests.post(f"{base_url}/api/show", json={"model": name}, timeout=60).json()
+    read = {}
+    for line in info.get("parameters", "").splitlines():
+        key, _, value = line.partition(" ")
+        value = value.strip()
+        if decode and value.startswith('"'):
+            value = json.loads(value)
+        if key == "stop" and stops:
+            read.setdefault("stop", []).append(value)
+        else:
+            read[key] = [value] if key == "stop" else value
+    return {"system": info.get("system"), "parameters": read}
+
+
+def create_right(*args):
+    return _create_and_read(*args)
+
+
+def create_keeps_quotes(*args):
+    return _create_and_read(*args, decode=False)
+
+
+def create_last_stop_wins(*args):
+    return _create_and_read(*args, stops=False)
+
+
+def create_ignores_errors(*args):
+    return _create_and_read(*args, check=False)
+
+
+# --- 03 q4: ChatML ------------------------------------------------------------------------
+
+
+def chatml_right(messages):
+    return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages) + "<|im_start|>assistant\n"
+
+
+def chatml_no_generation_prompt(messages):
+    return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+
+
+def chatml_no_newline_after_turn(messages):
+    return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>" for m in messages) + "<|im_start|>assistant\n"
+
+
+def chatml_drops_system(messages):
+    return chatml_right([m for m in messages if m["role"] != "system"])
+
+
+CASES = {
+    ("03_modelfiles", "q1"): ("MODELFILE", MODELFILE_RIGHT,
+                              [MODELFILE_ONE_LINE_SYSTEM, MODELFILE_STOPS_ON_ONE_LINE, MODELFILE_NO_EXAMPLE,
+                               MODELFILE_WRONG_CONTEXT]),
+    ("03_modelfiles", "q2"): ("parse_modelfile", parse_right, [parse_case_sensitive, parse_last_stop_wins, parse_without_from]),
+    ("03_modelfiles", "q3"): ("create_and_read", create_right,
+                              [create_keeps_quotes, create_last_stop_wins, create_ignores_errors]),
+    ("03_modelfiles", "q4"): ("render_chatml", chatml_right,
+                              [chatml_no_generation_prompt, chatml_no_newline_after_turn, chatml_drops_system]),
+}

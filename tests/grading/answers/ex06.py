@@ -1,0 +1,180 @@
+"""Right and plausible wrong answers for exercise 06_sampling (see __init__)."""
+
+from __future__ import annotations
+
+
+import numpy as np
+
+
+# --- 06: sampling --------------------------------------------------------------------------
+
+
+def softmax_right(logits, temperature=1.0):
+    if temperature <= 0:
+        raise ValueError("temperature")
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def softmax_overflows(logits, temperature=1.0):
+    e = np.exp(np.asarray(logits, dtype=np.float64) / temperature)
+    return e / e.sum()
+
+
+def softmax_multiplies(logits, temperature=1.0):
+    return softmax_right(np.asarray(logits) * temperature * temperature, temperature) if temperature > 0 else softmax_right(logits, temperature)
+
+
+def top_k_right(logits, k):
+    out = np.array(logits, dtype=np.float64)
+    if 0 < k < out.size:
+        out[np.argsort(out)[:-k]] = -np.inf
+    return out
+
+
+def top_k_smallest(logits, k):
+    out = np.array(logits, dtype=np.float64)
+    if 0 < k < out.size:
+        out[np.argsort(out)[k:]] = -np.inf
+    return out
+
+
+def top_k_in_place(logits, k):
+    if 0 < k < logits.size:
+        logits[np.argsort(logits)[:-k]] = -np.inf
+    return logits
+
+
+def _top_p(logits, p, crossing=True, on_probs=True):
+    out = np.array(logits, dtype=np.float64)
+    if p >= 1:
+        return out
+    weights = np.exp(out - out.max()) if on_probs else out - out.min()
+    weights = weights / weights.sum()
+    order = np.argsort(weights)[::-1]
+    keep = int(np.searchsorted(np.cumsum(weights[order]), p)) + (1 if crossing else 0)
+    out[order[max(keep, 1):]] = -np.inf
+    return out
+
+
+def top_p_right(logits, p):
+    return _top_p(logits, p)
+
+
+def top_p_without_crossing_token(logits, p):
+    return _top_p(logits, p, crossing=False)
+
+
+def top_p_on_logits(logits, p):
+    return _top_p(logits, p, on_probs=False)
+
+
+def min_p_right(logits, min_p):
+    out = np.array(logits, dtype=np.float64)
+    out[np.exp(out - out.max()) < min_p] = -np.inf
+    return out
+
+
+def min_p_absolute(logits, min_p):
+    out = np.array(logits, dtype=np.float64)
+    out[softmax_right(out) < min_p] = -np.inf
+    return out
+
+
+def _penalties(logits, previous, repetition=1.0, presence=0.0, frequency=0.0, invert=False, count=True):
+    out = np.array(logits, dtype=np.float64)
+    ids, counts = np.unique(np.asarray(previous, dtype=int), return_counts=True)
+    if ids.size:
+        seen = out[ids]
+        if invert:
+            seen = np.where(seen > 0, seen * repetition, seen / repetition)
+        else:
+            seen = np.where(seen > 0, seen / repetition, seen * repetition)
+        out[ids] = seen - presence - frequency * (counts if count else 1)
+    return out
+
+
+def penalties_right(*args, **kwargs):
+    return _penalties(*args, **kwargs)
+
+
+def penalties_wrong_direction(*args, **kwargs):
+    return _penalties(*args, **kwargs, invert=True)
+
+
+def penalties_frequency_once(*args, **kwargs):
+    return _penalties(*args, **kwargs, count=False)
+
+
+def _sample(logits, seed, temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, order="right", rng="new"):
+    if temperature == 0:
+        return int(np.argmax(logits))
+    z = np.asarray(logits, dtype=np.float64)
+    if order == "right":
+        z = min_p_right(top_p_right(top_k_right(z / temperature, top_k), top_p), min_p)
+    else:  # filters first, temperature last
+        z = min_p_right(top_p_right(top_k_right(z, top_k), top_p), min_p) / temperature
+    probs = softmax_right(z)
+    if rng == "legacy":
+        np.random.seed(seed)
+        return int(np.random.choice(len(probs), p=probs))
+    return int(np.random.default_rng(seed).choice(len(probs), p=probs))
+
+
+def sample_right(*args, **kwargs):
+    return _sample(*args, **kwargs)
+
+
+def sample_temperature_last(*args, **kwargs):
+    return _sample(*args, **kwargs, order="last")
+
+
+def sample_legacy_rng(*args, **kwargs):
+    return _sample(*args, **kwargs, rng="legacy")
+
+
+def _to_vllm(options, rename=True, sentinels=True):
+    same = ("temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty", "stop")
+    params = {k: options[k] for k in same if k in options}
+    if "repeat_penalty" in options:
+        params["repetition_penalty" if rename else "repeat_penalty"] = options["repeat_penalty"]
+    if "num_predict" in options:
+        params["max_tokens"] = None if sentinels and options["num_predict"] < 0 else options["num_predict"]
+    if "seed" in options:
+        params["seed"] = None if sentinels and options["seed"] < 0 else options["seed"]
+    return params
+
+
+def to_vllm_right(options):
+    return _to_vllm(options)
+
+
+def to_vllm_keeps_repeat_penalty(options):
+    return _to_vllm(options, rename=False)
+
+
+def to_vllm_keeps_sentinels(options):
+    return _to_vllm(options, sentinels=False)
+
+
+def to_vllm_passes_everything(options):
+    return {**options, **_to_vllm(options)}
+
+
+def shared(question: str, request) -> dict:
+    """Names the tests use besides the answer: q6 uses the learner's own filters, here
+    the right ones, so that only ``sample`` is judged."""
+    return dict(np=np, model=request.getfixturevalue("next_token"), softmax=softmax_right,
+                top_k_filter=top_k_right, top_p_filter=top_p_right, min_p_filter=min_p_right)
+
+CASES = {
+    ("06_sampling", "q1"): ("softmax", softmax_right, [softmax_overflows, softmax_multiplies]),
+    ("06_sampling", "q2"): ("top_k_filter", top_k_right, [top_k_smallest, top_k_in_place]),
+    ("06_sampling", "q3"): ("top_p_filter", top_p_right, [top_p_without_crossing_token, top_p_on_logits]),
+    ("06_sampling", "q4"): ("min_p_filter", min_p_right, [min_p_absolute]),
+    ("06_sampling", "q5"): ("apply_penalties", penalties_right, [penalties_wrong_direction, penalties_frequency_once]),
+    ("06_sampling", "q6"): ("sample", sample_right, [sample_temperature_last, sample_legacy_rng]),
+    ("06_sampling", "q7"): ("ollama_to_vllm", to_vllm_right,
+                            [to_vllm_keeps_repeat_penalty, to_vllm_keeps_sentinels, to_vllm_passes_everything]),
+}
