@@ -112,22 +112,27 @@ def assign_cmd(
     only: Annotated[
         str | None, typer.Option(help="Only the masters whose name starts with this, e.g. 09.")
     ] = None,
+    run_tests: Annotated[
+        bool, typer.Option(help="Run each master's tests against its solutions (needs the engines).")
+    ] = True,
 ) -> None:
     """Generate exercises/ and the autograders from solutions/ with otter-assign."""
     from .grading import assign as grading_assign
 
     try:
-        if check:  # compares the student notebooks only: no master runs, no engine needed
-            _assign(check, solutions, exercises, build, only)
+        if check or not run_tests:  # no master runs, so no engine is needed
+            _assign(check, solutions, exercises, build, only, run_tests)
             return
         # otter-assign runs each master's tests, and the exercises call the engines
         with engines.running(extra_vllm_args=("--enforce-eager",)):
-            _assign(check, solutions, exercises, build, only)
+            _assign(check, solutions, exercises, build, only, run_tests)
     except (grading_assign.AssignError, services.ServiceError, model.ModelError) as error:
         _fail(error)
 
 
-def _assign(check: bool, solutions: Path, exercises: Path, build: Path, only: str | None) -> None:
+def _assign(
+    check: bool, solutions: Path, exercises: Path, build: Path, only: str | None, run_tests: bool
+) -> None:
     from .grading import assign as grading_assign  # imported on use: otter is slow to import
 
     if check:
@@ -138,7 +143,7 @@ def _assign(check: bool, solutions: Path, exercises: Path, build: Path, only: st
             _fail(RuntimeError("exercises/ is out of date: run `course assign`"))
         typer.echo(f"exercises/ is up to date ({len(grading_assign.masters(solutions))} notebooks)")
         return
-    for path in grading_assign.assign(solutions, exercises, build, only):
+    for path in grading_assign.assign(solutions, exercises, build, only, run_tests):
         typer.echo(f"wrote {path}")
 
 

@@ -107,17 +107,20 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def assign(solutions: Path, exercises: Path, build: Path, only: str | None = None) -> list[Path]:
+def assign(
+    solutions: Path, exercises: Path, build: Path, only: str | None = None, run_tests: bool = True
+) -> list[Path]:
     """Regenerate every exercise and autograder (or those ``only`` selects, see
     ``masters``); return the exercise paths written.
 
-    Always runs otter-assign (and so every master's tests); refreshes the cache."""
+    Always runs otter-assign (and, with ``run_tests``, every master's tests); refreshes
+    the cache."""
     written = []
     exercises.mkdir(parents=True, exist_ok=True)
     (build / "autograder").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         for master in masters(solutions, only):
-            made = generate(master, Path(tmp), run_tests=True)
+            made = generate(master, Path(tmp), run_tests=run_tests)
             _store(made, cache_dir(build) / f"{master.stem}-{_cache_key(master)}")
             target = exercises / master.name
             nbformat.write(made.student, target)
