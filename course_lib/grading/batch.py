@@ -131,6 +131,7 @@ def grade_class(
     """Grade every learner's newest submission (resuming from the ledger unless
     ``fresh``), write the CSV ``out`` and return the rows."""
     kept = newest_per_learner(collect(inputs, autograder_zip.stem + ".ipynb"))
+    exercise = kept[0][0].path.stem if kept else autograder_zip.stem  # NN_name, whatever the zip is called
     ledger = Ledger(ledger_path(out), autograder_zip)
     if fresh:
         ledger.path.unlink(missing_ok=True)
@@ -147,7 +148,7 @@ def grade_class(
         done[key] = grade
 
     grade_many(list(todo), autograder_zip, limits, jobs, on_done=record, already=len(kept) - len(todo))
-    blocked = marks.blocked(marks.question_needs(autograder_zip), available)
+    blocked = marks.blocked(marks.question_needs(autograder_zip, exercise), available)
     rows = []
     for sub, older in kept:
         grade = done[ledger.key(sub, available)]

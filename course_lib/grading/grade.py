@@ -144,14 +144,15 @@ def _watch(wrapper: subprocess.Popen, limits: Limits) -> tuple[tuple[str, str] |
     while wrapper.poll() is None:
         if time.monotonic() > deadline:
             return ("timeout", f"ran past {limits.timeout} s"), peak
-        peak = max(peak, _tree_rss_mb(wrapper.pid))
+        peak = max(peak, tree_rss_mb(wrapper.pid))
         if peak > limits.memory_mb:
             return ("memory", f"used more than {limits.memory_mb} MiB"), peak
         time.sleep(0.2)
     return None, peak
 
 
-def _tree_rss_mb(pid: int) -> float:
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants together, in MiB."""
     total = 0
     for process in services.process_tree(pid):
         try:

@@ -20,7 +20,7 @@ def write_all(
     """Write the report (``OUT.html``) and one feedback file per learner
     (``OUT-feedback/<learner>.md``); return the paths of the report and the folder."""
     points = points_in(autograder_zip)
-    exercise = autograder_zip.stem
+    exercise = rows[0].submission.path.stem if rows else autograder_zip.stem
     report_path = report_path or out.with_suffix(".html")
     report.write(rows, points, report_path, f"{exercise}: class report")
     folder = feedback_dir or out.with_name(out.stem + "-feedback")

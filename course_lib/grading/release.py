@@ -44,32 +44,46 @@ def learner_makefile(text: str) -> str:
     return re.sub(r"^\t\$\(COURSE\) assign --check\n", "", text, flags=re.MULTILINE)
 
 
-def hidden_tests(autograder_zips: list[Path]) -> list[str]:
-    """The code of every hidden test case in these autograder zips."""
-    from otter.test_files import OKTestFile
+def _normal(text: str) -> str:
+    """Code compared without spaces, quotes or JSON escapes (otter re-quotes test code)."""
+    return re.sub(r"\\n|[\s'\"\\]", "", text)
+
+
+def hidden_tests(autograder_zips: list[Path]) -> list[list[str]]:
+    """Per hidden test case in these zips: its distinctive lines (normalised, long
+    enough to mean something, and not also in a public test, which learners have)."""
     import tempfile
+
+    from otter.test_files import OKTestFile
 
     found = []
     with tempfile.TemporaryDirectory() as tmp:
         for archive_path in autograder_zips:
             with zipfile.ZipFile(archive_path) as archive:
+                cases = []
                 for name in archive.namelist():
                     if name.startswith("tests/") and name.endswith(".py"):
                         path = Path(tmp) / Path(name).name
                         path.write_bytes(archive.read(name))
-                        found += [c.body for c in OKTestFile.from_file(str(path)).test_cases if c.hidden]
+                        cases += OKTestFile.from_file(str(path)).test_cases
+            public = {line for case in cases if not case.hidden for line in _code_lines(case.body)}
+            for case in (c for c in cases if c.hidden):
+                if distinct := sorted(line for line in _code_lines(case.body) - public if len(line) >= 20):
+                    found.append(distinct)
     return found
 
 
-def leaks(target: Path, secrets: list[str]) -> list[str]:
-    """Files under ``target`` that contain a hidden test's code (its longest line)."""
-    needles = {max(s.strip().splitlines(), key=len).strip().removeprefix(">>> ") for s in secrets if s.strip()}
-    needles = {n for n in needles if len(n) >= 20}
+def _code_lines(body: str) -> set[str]:
+    return {_normal(re.sub(r"^\s*(>>>|\.\.\.) ?", "", line)) for line in body.splitlines()}
+
+
+def leaks(target: Path, secrets: list[list[str]]) -> list[str]:
+    """Files under ``target`` holding a hidden test: at least half of one case's
+    distinctive lines (one line alone can be a helper a lesson also shows)."""
     found = []
     for path in sorted(p for p in target.rglob("*") if p.is_file()):
-        text = path.read_text(errors="ignore")
-        escaped = text.replace('\\"', '"')  # notebooks are JSON: quotes come escaped
-        if any(n in text or n in escaped for n in needles):
+        text = _normal(path.read_text(errors="ignore"))
+        if any(sum(line in text for line in case) >= max(1, -(-len(case) // 2)) for case in secrets):
             found.append(path.relative_to(target).as_posix())
     return found
 

@@ -84,9 +84,10 @@ def variant(solved: nbformat.NotebookNode, student: nbformat.NotebookNode, kind:
     return nb
 
 
-def make_class(exercise: str, size: int, folder: Path, work: Path) -> dict[str, Expected]:
+def make_class(exercise: str, size: int, folder: Path, work: Path, skip: tuple[str, ...] = ()) -> dict[str, Expected]:
     """Write ``size`` learners' submissions of ``exercise`` (e.g. "09") into
-    ``folder/<learner>/NN_name.ipynb``; return what each learner must get."""
+    ``folder/<learner>/NN_name.ipynb``, none of the kinds in ``skip``; return what
+    each learner must get."""
     (master,) = assign.masters(SOLUTIONS, exercise)
     made = assign.generate(master, work, assign.cache_dir(ROOT / "build"))
     solved = nbformat.read(made.solved, as_version=4)
@@ -95,7 +96,7 @@ def make_class(exercise: str, size: int, folder: Path, work: Path) -> dict[str, 
     full, last = sum(points.values()), points[list(answer_cells(solved))[-1]]
     earned = {"all": full, "all_but_last": full - last, "none": 0.0}
     expected = {}
-    kinds = [k for k, (share, *_) in KINDS.items() for _ in range(max(1, round(share * size)))]
+    kinds = [k for k, (share, *_) in KINDS.items() if k not in skip for _ in range(max(1, round(share * size)))]
     kinds = (kinds + ["right"] * size)[:size]
     for number, kind in enumerate(kinds):
         learner = f"learner{number:04d}-{kind}"

@@ -1,7 +1,11 @@
 """The Gradescope zip, run the way Gradescope runs it: otter's ``run_otter.py`` over an
 ``autograder/`` folder (source = the zip, submission, submission_metadata.json,
-results), in a fresh virtual environment, with Gradescope's memory limit (768 MiB,
-as an address-space limit on every process) and no engine answering.
+results), in a fresh virtual environment, with Gradescope's memory limit and no
+engine answering. Gradescope's limit (768 MiB by default) is the container's; here
+every process gets it as its data-segment limit (``RLIMIT_DATA``: heap and private
+memory; an address-space limit would count the libraries' reserved, unused address
+space and stop the kernel from starting), and the resident memory of all of them
+together is sampled and must stay under it.
 
 Gradescope's ``setup.sh`` installs the zip's ``requirements.txt``; this machine has
 no network beyond the package registries, so the fresh environment sees the course
@@ -18,6 +22,7 @@ import resource
 import subprocess
 import sys
 import sysconfig
+import time
 import zipfile
 from pathlib import Path
 
@@ -26,6 +31,7 @@ import pytest
 
 from course_lib.grading import assign, gradescope, marks
 from course_lib.grading.batch import points_in
+from course_lib.grading.grade import tree_rss_mb
 
 from ..helpers import free_port
 from .classroom import EXERCISES, ROOT, SOLUTIONS, answer_cells, variant
@@ -73,13 +79,21 @@ def run_like_gradescope(venv: Path, zip_path: Path, notebook: nbformat.NotebookN
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(PATH=f"{venv / 'bin'}:{env['PATH']}", OLLAMA_HOST=f"127.0.0.1:{free_port()}",
                VLLM_BASE_URL=f"http://127.0.0.1:{free_port()}/v1")  # nothing answers there  # fmt: skip
-    done = subprocess.run(
-        [str(venv / "bin" / "python"), str(autograder / "source" / "run_otter_here.py")],
-        cwd=autograder, env=env, capture_output=True, text=True, timeout=600,
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY)),
-    )  # fmt: skip
+    log = folder / "run_autograder.log"
+    with log.open("w") as output:
+        run = subprocess.Popen(
+            [str(venv / "bin" / "python"), str(autograder / "source" / "run_otter_here.py")],
+            cwd=autograder, env=env, stdout=output, stderr=subprocess.STDOUT,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_DATA, (MEMORY, MEMORY)),
+        )  # fmt: skip
+    peak, deadline = 0.0, time.monotonic() + 600
+    while run.poll() is None:
+        assert time.monotonic() < deadline, "run_autograder ran past 600 s"
+        peak = max(peak, tree_rss_mb(run.pid))
+        time.sleep(0.2)
+    assert peak * 2**20 < MEMORY, f"{peak:.0f} MiB resident: over Gradescope's limit"
     results = autograder / "results" / "results.json"
-    assert results.is_file(), done.stdout[-3000:] + done.stderr[-3000:]
+    assert results.is_file(), log.read_text()[-3000:]
     return json.loads(results.read_text())
 
 

@@ -31,11 +31,12 @@ def released(tmp_path_factory):
     return target, done.stdout
 
 
-def hidden_lines() -> set[str]:
-    """Every line of every hidden test in the cached autograders (≥ 20 characters)."""
+def hidden_assertions() -> set[str]:
+    """Every ``assert`` line of every hidden test in the cached autograders, without
+    spaces or quotes, unless a public test has it too."""
     from otter.test_files import OKTestFile
 
-    lines = set()
+    hidden, public = set(), set()
     for archive_path in assign.cache_dir(ROOT / "build").glob("*/autograder.zip"):
         with zipfile.ZipFile(archive_path) as archive:
             for name in (n for n in archive.namelist() if n.startswith("tests/") and n.endswith(".py")):
@@ -43,9 +44,14 @@ def hidden_lines() -> set[str]:
                 path.write_bytes(archive.read(name))
                 cases = OKTestFile.from_file(str(path)).test_cases
                 path.unlink()
-                for case in (c for c in cases if c.hidden):
-                    lines |= {line.removeprefix(">>> ").strip() for line in case.body.splitlines()}
-    return {line for line in lines if len(line) >= 20}
+                for case in cases:
+                    lines = {squeeze(line.lstrip(">. ")) for line in case.body.splitlines() if "assert " in line}
+                    (hidden if case.hidden else public).update(lines)
+    return hidden - public
+
+
+def squeeze(text: str) -> str:
+    return re.sub(r"[\s'\"\\]", "", text)
 
 
 def test_no_solutions_no_grading_tests_and_no_hidden_test_text(released):
@@ -54,11 +60,11 @@ def test_no_solutions_no_grading_tests_and_no_hidden_test_text(released):
     assert list((target / "notebooks").glob("*.ipynb")) and list((target / "exercises").glob("*.ipynb"))
     assert not (target / "solutions").exists() and not (target / "tests" / "grading").exists()
     assert re.search(r"no hidden test of [1-9]\d* autograders", said), said
-    secrets = hidden_lines()
+    secrets = hidden_assertions()
     assert secrets, "the control: hidden tests exist to look for"
     for path in (p for p in target.rglob("*") if p.is_file()):
-        text = path.read_text(errors="ignore").replace('\\"', '"')
-        assert not [s for s in secrets if s in text], f"hidden test text in {path}"
+        text = squeeze(path.read_text(errors="ignore").replace("\\n", ""))
+        assert not [s for s in secrets if s in text], f"hidden test assertion in {path}"
 
 
 def test_a_release_that_would_leak_a_hidden_test_is_refused(tmp_path):
