@@ -4,7 +4,9 @@ and, by hand, at class size::
 
     python -m tests.grading.classroom 09 300 build/class300
 
-(writes the class and its expected totals, ``expected.json``, into the folder).
+(writes the class and its expected totals, ``expected.json``, into the folder), then
+``course grade build/class300/submissions --out build/class300/grades.csv …`` and
+``python -m tests.grading.classroom check build/class300`` (every row as expected?).
 The right answer is otter's solved notebook (the master's solutions); a wrong one
 puts the student's stub back into the **last** question (later questions may use
 earlier answers, never the other way), so it loses exactly that question's points.
@@ -115,7 +117,26 @@ def make_class(exercise: str, size: int, folder: Path, work: Path, skip: tuple[s
     return expected
 
 
+def check(folder: Path) -> list[str]:
+    """Rows of ``folder/grades.csv`` that differ from ``expected.json`` (and learners missing)."""
+    import csv
+
+    expected = json.loads((folder / "expected.json").read_text())
+    rows = {r["learner"]: r for r in csv.DictReader((folder / "grades.csv").open())}
+    problems = [f"{k}: missing" for k in expected if k not in rows]
+    for learner, row in rows.items():
+        want = expected.get(learner)
+        got = {"status": row["status"], "total": float(row["total"]), "replaced": int(row["replaced"])}
+        if got != want:
+            problems.append(f"{learner}: {got} != {want}")
+    return problems
+
+
 def main(argv: list[str]) -> int:
+    if argv[1] == "check":
+        problems = check(Path(argv[2]))
+        print("\n".join(problems) or "every learner graded as expected")
+        return 1 if problems else 0
     exercise, size, folder = argv[1], int(argv[2]), Path(argv[3])
     expected = make_class(exercise, size, folder / "submissions", folder / "assign")
     (folder / "expected.json").write_text(json.dumps({k: v.__dict__ for k, v in expected.items()}, indent=1))
