@@ -3,8 +3,9 @@
 The hint for a question is found, not written by hand: the question's text in the
 exercise notebook (the markdown between the previous ``grader.check`` and this one)
 is compared with every section (a ``##``/``###`` heading and what follows it) of the
-lesson with the same number; the section sharing the most distinctive words wins
-(words weighted by how few sections use them). A new or changed question gets its
+lesson with the same number; the most similar section wins (cosine of tf-idf word
+vectors: words count more the fewer sections use them, long sections gain nothing
+from length alone). A new or changed question gets its
 hint the day it lands. A hidden test's code is never shown, only that it failed.
 """
 
@@ -26,6 +27,11 @@ _STOP = frozenset("""this that with from your have when what which their there t
 they each will would could should about above below other only also just more most some such very over
 under after before while where does done write return returns question points point answer cell cells
 below using used uses make makes made like here code list dict float none true false print""".split())
+
+
+# Sections that frame a lesson rather than teach: never a hint's target.
+NOT_TEACHING = ("learning objectives", "check your understanding", "going further", "summary", "exercises",
+                "what you learned", "references")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,8 @@ def lesson_sections(lesson: Path) -> list[Section]:
             sections.append((heading.group(1).splitlines()[0].strip(), []))
         if sections:
             sections[-1][1].append(cell.source)
-    return [Section(lesson, title, _words(title + " " + " ".join(body))) for title, body in sections]
+    return [Section(lesson, title, _words(title + " " + " ".join(body))) for title, body in sections
+            if not title.lower().startswith(NOT_TEACHING)]  # fmt: skip
 
 
 def question_texts(exercise: Path) -> dict[str, str]:
@@ -88,12 +95,23 @@ def hints(exercise: Path | None, lessons: Path | None) -> dict[str, Section]:
         return {}
     spread = Counter(w for s in sections for w in set(s.words))
     weight = {w: math.log((1 + len(sections)) / (1 + n)) + 1 for w, n in spread.items()}
+    vectors = [_tfidf(s.words, weight) for s in sections]
     found = {}
     for question, text in question_texts(exercise).items():
-        asked = set(_words(text))
-        best = max(sections, key=lambda s: sum(weight[w] for w in asked & set(s.words)))
-        found[question] = best
+        asked = _tfidf(_words(text), weight)
+        scores = [_cosine(asked, v) for v in vectors]
+        found[question] = sections[scores.index(max(scores))]
     return found
+
+
+def _tfidf(words: Counter, weight: dict[str, float]) -> dict[str, float]:
+    return {w: (1 + math.log(n)) * weight[w] for w, n in words.items() if w in weight}
+
+
+def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    dot = sum(v * b.get(w, 0.0) for w, v in a.items())
+    norm = math.sqrt(sum(v * v for v in a.values()) * sum(v * v for v in b.values()))
+    return dot / norm if norm else 0.0
 
 
 def render(learner: str, exercise: str, submitted: str, grade: Grade, points: dict[str, float],
