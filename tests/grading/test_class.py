@@ -5,12 +5,10 @@ and a question whose engine does not answer is blocked, not zero."""
 from __future__ import annotations
 
 import csv
-import os
 import signal
 import subprocess
 import time
 
-import nbformat
 import psutil
 import pytest
 
@@ -19,7 +17,7 @@ from course_lib.grading import assign, marks
 from course_lib.grading.batch import ledger_path, points_in
 
 from ..helpers import COURSE, course, free_port
-from .classroom import EXERCISES, ROOT, SOLUTIONS, answer_cells, make_class
+from .classroom import ROOT, SOLUTIONS, make_class
 
 SIZE = 14
 # A C loop (status timeout) costs the whole --timeout: test_grade.py covers it.
