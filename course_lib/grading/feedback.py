@@ -138,13 +138,24 @@ def render(learner: str, exercise: str, submitted: str, grade: Grade, points: di
             if case["hidden"]:
                 lines.append(f"- a hidden test (`{case['name']}`) failed: your answer is not right in every case")
             else:
-                message = case["message"].strip().splitlines()[-1:] or ["(no message)"]
-                lines.append(f"- test `{case['name']}` failed: {message[0][:300]}")
+                lines.append(f"- test `{case['name']}` failed: {failure(case['message'])}")
         if earned < possible and question in hints_for:
             section = hints_for[question]
             lines.append(f"- where this is taught: lesson section \"{section.title}\" ({section.link()})")
         lines.append("")
     return "\n".join(lines)
+
+
+def failure(message: str) -> str:
+    """One line from otter's doctest report: the statement that failed and its error."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if not lines:
+        return "(no message)"
+    error = lines[-1][:200]
+    if "Failed example:" in lines[:-1]:
+        statement = lines[lines.index("Failed example:") + 1][:200]
+        return f"`{statement}` gave {error}"
+    return error
 
 
 def _status_advice(status: str) -> str:
