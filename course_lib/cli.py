@@ -144,7 +144,7 @@ def grade_cmd(
     submissions: Annotated[list[Path], typer.Argument(help="Submitted notebooks (NN_name.ipynb), or folders of them (one sub-folder per learner).")],
     out: Annotated[Path, typer.Option(help="CSV to write; its progress is kept next to it, so a rerun resumes.")] = Path("grades.csv"),
     autograder: Annotated[Optional[Path], typer.Option(help="Default: build/autograder/NN_name.zip.")] = None,
-    jobs: Annotated[int, typer.Option(help="Submissions graded at once (default and most: the cores).")] = 0,
+    jobs: Annotated[int, typer.Option(help="Submissions graded at once (default: half the cores; at most: the cores).")] = 0,
     cell_timeout: Annotated[int, typer.Option(help="Seconds per cell.")] = 60,
     timeout: Annotated[int, typer.Option(help="Seconds per submission.")] = 600,
     memory_mb: Annotated[int, typer.Option(help="MiB per submission (all its processes).")] = 4096,
