@@ -149,24 +149,34 @@ def _assign(
 
 @app.command("grade")
 def grade_cmd(
-    submissions: Annotated[list[Path], typer.Argument(help="Submitted notebooks (NN_name.ipynb).")],
-    out: Annotated[Path, typer.Option(help="CSV to write.")] = Path("grades.csv"),
+    submissions: Annotated[list[Path], typer.Argument(help="Submitted notebooks (NN_name.ipynb), or folders of them (one sub-folder per learner).")],
+    out: Annotated[Path, typer.Option(help="CSV to write; its progress is kept next to it, so a rerun resumes.")] = Path("grades.csv"),
     autograder: Annotated[Optional[Path], typer.Option(help="Default: build/autograder/NN_name.zip.")] = None,
-    jobs: Annotated[int, typer.Option(help="Submissions graded at once.")] = 0,
+    jobs: Annotated[int, typer.Option(help="Submissions graded at once (default: half the cores; at most: the cores).")] = 0,
     cell_timeout: Annotated[int, typer.Option(help="Seconds per cell.")] = 60,
     timeout: Annotated[int, typer.Option(help="Seconds per submission.")] = 600,
+    memory_mb: Annotated[int, typer.Option(help="MiB per submission (all its processes).")] = 4096,
     engines_up: Annotated[bool, typer.Option("--engines/--no-engines", help="Start the engines first.")] = True,
     docker: Annotated[bool, typer.Option(help="Hand over to `otter grade` (needs a Docker daemon).")] = False,
+    fresh: Annotated[bool, typer.Option(help="Forget the progress of an earlier run and grade everything.")] = False,
+    feedback: Annotated[Optional[Path], typer.Option(help="Per-learner feedback folder. Default: OUT's name + -feedback.")] = None,
+    report: Annotated[Optional[Path], typer.Option(help="Class report (HTML). Default: OUT with .html.")] = None,
+    exercises: Annotated[Path, typer.Option(help="Student notebooks (for the feedback's hints).")] = Path("exercises"),
+    lessons: Annotated[Path, typer.Option(help="Lessons the hints point at.")] = Path("notebooks"),
 ) -> None:
-    """Grade submissions without Docker into a CSV (points per question, status)."""
-    from .grading import grade as grading
+    """Grade submissions without Docker into a CSV (points per question, status), a
+    class report and per-learner feedback; resumes where a killed run stopped."""
+    from .grading import batch, grade as grading
 
-    zip_path = autograder or Path("build/autograder") / f"{submissions[0].stem}.zip"
+    found = batch.collect(submissions)
+    if not found:
+        _fail(RuntimeError(f"no notebooks in {', '.join(map(str, submissions))}"))
+    zip_path = autograder or Path("build/autograder") / f"{found[0].path.stem}.zip"
     if not zip_path.is_file():
         _fail(RuntimeError(f"{zip_path} not found: run `course assign` first"))
     if docker:
         try:
-            grading.grade_with_docker(submissions, zip_path, out)
+            grading.grade_with_docker([s.path for s in found], zip_path, out)
         except grading.GradingError as error:
             _fail(error)
         typer.echo(f"wrote {out} (otter grade, Docker)")
@@ -174,27 +184,46 @@ def grade_cmd(
     started: list[str] = []
     if engines_up:
         try:
-            started = engines.up()
+            started = engines.up()  # grading stops only what it started itself
         except (services.ServiceError, model.ModelError) as error:
             _fail(error)
         typer.echo(f"engines started for grading: {', '.join(started) or 'none (already up)'}")
-    limits = grading.Limits(cell_timeout=cell_timeout, timeout=timeout)
+    limits = grading.Limits(cell_timeout=cell_timeout, timeout=timeout, memory_mb=memory_mb)
     try:
-        grades = grading.grade_many(submissions, zip_path, limits, jobs or grading.default_jobs())
+        rows = batch.grade_class(submissions, zip_path, out, limits, jobs or grading.default_jobs(), fresh)
     finally:
-        if started:
-            engines.down(tuple(started))
-    grading.write_csv(grades, out, grading.questions_in(zip_path))
-    for g in grades:
-        typer.echo(f"{g.submission}: {g.total:g} points, {g.status}{' (' + g.reason + ')' if g.reason else ''}")
-    typer.echo(f"wrote {out}")
+        engines.release(tuple(started))
+    from .grading import outputs
+
+    written = outputs.write_all(rows, zip_path, out, feedback, report, exercises, lessons)
+    for row in rows[:20]:
+        g = row.grade
+        typer.echo(f"{row.submission.learner}: {g.total:g} points, {g.status}{' (' + g.reason + ')' if g.reason else ''}")
+    typer.echo(f"wrote {out}, " + ", ".join(map(str, written)))
+
+
+@app.command("release")
+def release_cmd(
+    target: Annotated[Path, typer.Argument(help="New folder for the learners' copy.")],
+    root: Annotated[Path, typer.Option(help="The course's own tree.")] = Path("."),
+) -> None:
+    """Write the course for learners: lessons, exercises, course_lib; no solutions/ or hidden tests."""
+    from .grading import release
+
+    zips = sorted((root / "build").glob("autograder/*.zip")) + sorted((root / "build").glob("assign-cache/*/autograder.zip"))
+    try:
+        files = release.release(root, target, zips)
+    except release.ReleaseError as error:
+        _fail(error)
+    checked = f"no hidden test of {len(zips)} autograders in it" if zips else "hidden tests NOT checked (run `course assign` first)"
+    typer.echo(f"wrote {len(files)} files to {target}: {checked}")
 
 
 @app.command(context_settings=PASS_THROUGH)
 def up(ctx: typer.Context) -> None:
     """Start the engines in the background (those not already answering)."""
     try:
-        started = engines.up(tuple(ctx.args))
+        started = engines.up(tuple(ctx.args), keep=True)  # they run until `course down`
     except (services.ServiceError, model.ModelError) as error:
         _fail(error)
     typer.echo(f"started: {', '.join(started)}" if started else "nothing to start")
@@ -206,6 +235,8 @@ def down() -> None:
     """Stop the engines that `course up` started."""
     stopped = engines.down()
     typer.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing to stop")
+    for name, owner in engines.held_elsewhere().items():
+        typer.echo(f"left running: {name}, started by another course command (pid {owner.pid}), which stops it when done")
 
 
 @app.command()
@@ -268,7 +299,7 @@ def lab(
             process.wait()
         jupyter_lab.stop_leftovers(kernels)
         signal.signal(signal.SIGINT, previous)
-        stopped = engines.down(tuple(started))
+        stopped = engines.release(tuple(started))
         typer.echo(f"stopped: {', '.join(['jupyterlab', *stopped])}")
     if process.returncode not in (0, -signal.SIGINT):
         _fail(RuntimeError(f"JupyterLab exited with status {process.returncode}"))

@@ -5,10 +5,15 @@ Detection never guesses: Ollama is whatever answers ``/api/version`` at OLLAMA_H
 not); vLLM is whatever answers ``/health`` at VLLM_BASE_URL. ``course up`` reuses an
 engine that already answers and starts only what is missing; ``course down`` stops
 only what the course started (pid files), never a learner's own server.
+
+Ownership is per invocation (see ``services``): ``up`` reports only the engines this
+process started, ``release`` stops only those, and ``course down`` leaves alone an
+engine that another running command (``course assign``, ``grade``, ``lab``) started.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -89,31 +94,42 @@ def lab_ollama_service() -> services.Service:
     )
 
 
-def up(extra_vllm_args: tuple[str, ...] = (), require_vllm: bool = True, progress: bool = False) -> list[str]:
-    """Start the engines that do not answer yet; return the names of those started.
+def up(
+    extra_vllm_args: tuple[str, ...] = (), require_vllm: bool = True, progress: bool = False, keep: bool = False
+) -> list[str]:
+    """Start the engines that do not answer yet; return the names of those this
+    process started (an engine another command was starting at the same moment is
+    waited for, never counted: that is what stopped a neighbour's vLLM).
 
     Ollama: a real one answering at OLLAMA_HOST is used; otherwise lab Ollama starts
     there (``COURSE_ENGINE=real`` forbids that). vLLM: where none is installed,
     ``require_vllm=False`` starts Ollama alone (the Ollama lessons still run).
-    ``progress`` shows how long each start has waited. Raises
-    ``services.ServiceError`` (with the server log's tail) or ``model.ModelError``
-    with what to do.
+    ``progress`` shows how long each start has waited. ``keep`` (``course up``): the
+    engines run until ``course down``, including those another command had started.
+    Raises ``services.ServiceError`` (with the server log's tail) or
+    ``model.ModelError`` with what to do.
     """
     started: list[str] = []
     try:
-        if start_ollama_if_needed(progress):
+        start_ollama_if_needed(progress, keep)
+        if services.started_by_me(lab_ollama_service()):
             started.append("ollama")
         if not probe_vllm().answering and (require_vllm or vllm_server.installed_engine() is not None):
-            start_vllm(extra_vllm_args, progress)
+            start_vllm(extra_vllm_args, progress, keep)
+        if services.started_by_me(vllm_server.vllm_service()):
             started.append("vllm")
+        if keep:
+            for service in _services(("ollama", "vllm")).values():
+                if services.running_pid(service) is not None:
+                    services.claim(service, keep=True)  # adopted: no other command stops it
     except BaseException:  # Ctrl-C included: all or nothing, no half-started course
-        down(tuple(started))
+        release(tuple(started), kept_too=True)
         raise
     return started
 
 
-def start_ollama_if_needed(progress: bool = False) -> bool:
-    """Start lab Ollama unless an Ollama answers; True if it was started."""
+def start_ollama_if_needed(progress: bool = False, keep: bool = False) -> bool:
+    """Start lab Ollama unless an Ollama answers; True if this process started it."""
     state = probe_ollama()
     choice = config.engine_choice()
     if state.answering:
@@ -123,6 +139,7 @@ def start_ollama_if_needed(progress: bool = False) -> bool:
                 "OLLAMA_HOST to a free port for lab Ollama (e.g. 127.0.0.1:11500)."
             )
         return False
+    _refuse_while_grading("lab Ollama", state.url)
     if choice == "real":
         raise services.ServiceError(
             f"COURSE_ENGINE=real, but no Ollama answers at {state.url}: start it "
@@ -134,8 +151,8 @@ def start_ollama_if_needed(progress: bool = False) -> bool:
             f"nothing answers at OLLAMA_HOST={state.url}, and {host} is not this "
             "machine: start Ollama there, or unset OLLAMA_HOST."
         )
-    services.start(lab_ollama_service(), timeout=60, progress=progress)
-    return True
+    services.start(lab_ollama_service(), timeout=60, progress=progress, keep=keep)
+    return services.started_by_me(lab_ollama_service())
 
 
 @contextmanager
@@ -146,8 +163,7 @@ def running(extra_vllm_args: tuple[str, ...] = ()) -> Iterator[list[str]]:
     try:
         yield started
     finally:
-        if started:
-            down(tuple(started))
+        release(tuple(started))
 
 
 @contextmanager
@@ -173,8 +189,9 @@ def own_lab_ollama(num_parallel: int = 1, pull: str | None = config.OLLAMA_MODEL
         services.stop(service)
 
 
-def start_vllm(extra_args: tuple[str, ...] = (), progress: bool = False) -> int:
+def start_vllm(extra_args: tuple[str, ...] = (), progress: bool = False, keep: bool = False) -> int:
     """Start the course's vLLM server in the background and wait for ``/health``."""
+    _refuse_while_grading("vLLM", config.vllm_base_url())
     if vllm_server.installed_engine() is None:
         raise services.ServiceError(
             "vLLM is not installed on this machine (none exists for it without an "
@@ -194,14 +211,44 @@ def start_vllm(extra_args: tuple[str, ...] = (), progress: bool = False) -> int:
             "(`make` does it)."
         )
     service = vllm_server.vllm_service(extra_args=extra_args)
-    return services.start(service, timeout=vllm_server.READY_TIMEOUT, progress=progress)
+    return services.start(service, timeout=vllm_server.READY_TIMEOUT, progress=progress, keep=keep)
+
+
+def _services(names: tuple[str, ...]) -> dict[str, services.Service]:
+    known = {"ollama": lab_ollama_service, "vllm": vllm_server.vllm_service}
+    return {name: known[name]() for name in names if name in known}
+
+
+def release(names: tuple[str, ...], kept_too: bool = False) -> list[str]:
+    """Stop the engines among ``names`` that this process started and nobody kept
+    since (``course up`` adopts; ``kept_too`` stops those as well); return the names
+    of those stopped."""
+    stopped = []
+    for name, service in _services(names).items():
+        found = services.owner(service)
+        mine = services.started_by_me(service) and found is not None and (kept_too or not found.keep)
+        if mine and services.stop(service):
+            stopped.append(name)
+    return stopped
+
+
+def held_elsewhere(names: tuple[str, ...] = ("ollama", "vllm")) -> dict[str, services.Owner]:
+    """The engines that another running command started for itself (it stops them)."""
+    return {name: found for name, service in _services(names).items() if (found := services.owned_elsewhere(service))}
+
+
+NO_START = "COURSE_NO_ENGINE_START"  # set by the graders: a submission never starts an engine
+
+
+def _refuse_while_grading(name: str, url: str) -> None:
+    """Under grading, a notebook's ``connect()`` finds the engines or none: starting
+    one per submission would cost a minute and a GiB each (and hide a blocked one)."""
+    if os.environ.get(NO_START):
+        raise services.ServiceError(f"nothing answers at {url}, and engines are not started while grading ({NO_START})")
 
 
 def down(names: tuple[str, ...] = ("ollama", "vllm")) -> list[str]:
-    """Stop the engines the course started; return the names of those stopped."""
-    stopped = []
-    if "ollama" in names and services.stop(lab_ollama_service()):
-        stopped.append("ollama")
-    if "vllm" in names and services.stop(vllm_server.vllm_service()):
-        stopped.append("vllm")
-    return stopped
+    """``course down``: stop the engines the course started and no running command is
+    using (kept by ``course up``, or whose starter has exited); return their names."""
+    busy = held_elsewhere(names)
+    return [name for name, service in _services(names).items() if name not in busy and services.stop(service)]

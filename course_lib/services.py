@@ -5,6 +5,15 @@ One mechanism for every engine (vLLM now, lab Ollama later), so ``course up``,
 process session; stopping it signals the whole group, so no worker process is left
 behind. Pid and log files live under ``COURSE_HOME/run`` and ``COURSE_HOME/logs``,
 named by service and port, and never two servers share a port.
+
+Ownership is per invocation. Commands that share ``COURSE_HOME`` see each other's pid
+files, so a pid file alone cannot say whose server it is: ``course assign`` once
+counted a vLLM that ``course up`` (another terminal) was still starting as its own,
+waited for it, and stopped it one second after it answered. Next to the pid file, an
+owner file records which process started the server and whether it is *kept* (started
+by ``course up``, runs until ``course down``). An invocation stops only what it started
+(``started_by_me``) and nobody kept; ``course down`` stops kept servers and those
+whose owner has exited, never a server another running command is using.
 """
 
 from __future__ import annotations
@@ -51,6 +60,10 @@ class Service:
         return config.course_home() / "run" / f"{self.name}-{self.port}.pid"
 
     @property
+    def owner_file(self) -> Path:
+        return self.pid_file.with_suffix(".owner")
+
+    @property
     def log_file(self) -> Path:
         return config.course_home() / "logs" / f"{self.name}-{self.port}.log"
 
@@ -91,16 +104,61 @@ def running_pid(service: Service) -> int | None:
     if pid_alive(pid):
         return pid
     service.pid_file.unlink(missing_ok=True)
+    service.owner_file.unlink(missing_ok=True)
     return None
 
 
-def start(service: Service, timeout: float = 300.0, progress: bool = False) -> int:
+@dataclass(frozen=True)
+class Owner:
+    """Who started a server: the process, and whether it is kept after that process ends."""
+
+    pid: int
+    keep: bool
+
+    @property
+    def alive(self) -> bool:
+        return pid_alive(self.pid)
+
+
+def owner(service: Service) -> Owner | None:
+    """The owner recorded for ``service``; None when unknown (no owner file)."""
+    try:
+        pid, keep = service.owner_file.read_text().split()[:2]
+        return Owner(int(pid), keep == "keep")
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def claim(service: Service, keep: bool) -> None:
+    """Record this process as the owner of ``service`` (``keep``: until ``course down``)."""
+    service.owner_file.parent.mkdir(parents=True, exist_ok=True)
+    service.owner_file.write_text(f"{os.getpid()} {'keep' if keep else 'invocation'}\n")
+
+
+def started_by_me(service: Service) -> bool:
+    """True when this very process started the running ``service``."""
+    found = owner(service)
+    return running_pid(service) is not None and found is not None and found.pid == os.getpid()
+
+
+def owned_elsewhere(service: Service) -> Owner | None:
+    """The owner of a running ``service`` when it is another live process that did not
+    keep it (a ``course assign``/``grade``/``lab`` still at work); else None."""
+    found = owner(service)
+    if running_pid(service) is None or found is None or found.keep:
+        return None
+    return found if found.pid != os.getpid() and found.alive else None
+
+
+def start(service: Service, timeout: float = 300.0, progress: bool = False, keep: bool = False) -> int:
     """Start ``service`` in the background and wait until its health URL answers.
 
     Returns the pid. If this service already runs on the port, returns its pid
     (no second server). If anything else holds the port, or the server dies or is
     not healthy within ``timeout`` seconds, raises ServiceError with the log's tail.
     ``progress`` shows the wait on stderr (a start can take a minute or more).
+    A server started here is owned by this process (``started_by_me``); ``keep`` marks
+    it as one that outlives it (``course up``). A reused server keeps its owner.
     """
     pid = running_pid(service)
     if pid is not None:
@@ -126,6 +184,7 @@ def start(service: Service, timeout: float = 300.0, progress: bool = False) -> i
             start_new_session=True,
         )
     service.pid_file.write_text(f"{process.pid}\n")
+    claim(service, keep)
     try:
         wait_healthy(service, timeout, process.pid, progress)
     except BaseException:  # not ready, or Ctrl-C while waiting: leave no server behind
@@ -178,6 +237,7 @@ def stop(service: Service, grace: float = 30.0) -> bool:
         while group_alive(pid):
             time.sleep(0.1)
     service.pid_file.unlink(missing_ok=True)
+    service.owner_file.unlink(missing_ok=True)
     return True
 
 

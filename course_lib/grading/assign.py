@@ -5,7 +5,8 @@ exercises/, because it deletes its output folder first. Generated notebooks get 
 cell ids, and its zip differs byte-wise between runs. So the student notebook is
 normalised (ids numbered, outputs dropped) before it is written to exercises/, and
 ``--check`` compares normalised contents, never bytes. The autograder zips go to the
-gitignored ``build/autograder/`` folder.
+gitignored ``build/autograder/`` folder; the Gradescope zips (``gradescope.py``) to
+``build/gradescope/``.
 
 ``course assign`` lets otter-assign run every master's tests (minutes, with the
 engines), so that a solution that fails its own tests is caught when exercises are
@@ -27,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+
+from . import gradescope
 
 
 class AssignError(RuntimeError):
@@ -125,6 +128,7 @@ def assign(
             target = exercises / master.name
             nbformat.write(made.student, target)
             shutil.copy(made.autograder_zip, autograder_path(build, master))
+            gradescope.write_zip(made.autograder_zip, gradescope.zip_path(build, master), master.stem)
             written.append(target)
     return written
 

@@ -11,7 +11,13 @@ happened. Status per submission:
   ignores interrupts), so otter cannot tell which question hung: all its points lost;
 - ``crashed``: the kernel or wrapper died (``os._exit``, a killed kernel): no points;
 - ``error``: no results could be had (e.g. the submission deleted otter's files):
-  no points, reason in the CSV.
+  no points, reason in the CSV;
+- ``memory``: the submission's processes together used more than their memory
+  limit (sampled a few times a second): killed, no points.
+
+A wrapper dies with its grader (the kernel with it): a ``course grade`` that is
+killed leaves no grading process behind (``PR_SET_PDEATHSIG``). Questions that need an
+engine which does not answer are *blocked* (``marks``): not scored, listed instead.
 
 What this cannot stop without Docker or another user account (solutions/README.md
 says so): code in a submission runs as the grader's user and could read or change
@@ -21,21 +27,28 @@ them with the zip's copies); patching otter inside the kernel is not.
 
 from __future__ import annotations
 
-import csv
+import ctypes
 import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from tqdm import tqdm
 
 from .. import services
+from ..engines import NO_START
 
 
 class GradingError(RuntimeError):
@@ -49,6 +62,7 @@ class Limits:
     cell_timeout: int = 60  # seconds per cell, then the cell is interrupted
     timeout: int = 600  # wall-clock seconds for the whole submission
     cpu_seconds: int = 900  # CPU time per process of the submission
+    memory_mb: int = 4096  # resident memory of all its processes together
 
 
 @dataclass
@@ -59,38 +73,93 @@ class Grade:
     status: str
     reason: str = ""
     scores: dict[str, tuple[float, float]] = field(default_factory=dict)
+    cases: dict[str, list[dict]] = field(default_factory=dict)  # per question: which tests failed
+    seconds: float = 0.0
+    peak_mb: float = 0.0
+    blocked: dict[str, list[str]] = field(default_factory=dict)  # question: engines that did not answer
 
     @property
     def total(self) -> float:
-        return sum(score for score, _ in self.scores.values())
+        """Points earned, blocked questions left out (they are neither won nor lost)."""
+        return sum(score for q, (score, _) in self.scores.items() if q not in self.blocked)
+
+    def to_json(self) -> dict:
+        return {"submission": str(self.submission), "status": self.status, "reason": self.reason,
+                "scores": self.scores, "cases": self.cases, "seconds": self.seconds,
+                "peak_mb": self.peak_mb}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Grade":
+        scores = {q: (s[0], s[1]) for q, s in data["scores"].items()}
+        return cls(Path(data["submission"]), data["status"], data["reason"], scores, data["cases"],
+                   data["seconds"], data["peak_mb"])  # fmt: skip
+
+
+_LIVE: set[int] = set()  # wrappers running now, killed if grading is interrupted
+_LIVE_LOCK = threading.Lock()
+PR_SET_PDEATHSIG = 1
 
 
 def grade_one(submission: Path, autograder_zip: Path, limits: Limits) -> Grade:
     """Grade one notebook; never raises for anything the submission does."""
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
         work = Path(tmp)
         copy = work / submission.name
         shutil.copy(submission, copy)
-        out = work / "result.json"
+        out, log = work / "result.json", work / "wrapper.log"
         command = [
             sys.executable, "-m", "course_lib.grading.sandbox",
             str(autograder_zip.resolve()), str(copy), str(out),
             "--cell-timeout", str(limits.cell_timeout),
         ]  # fmt: skip
-        wrapper = subprocess.Popen(
-            command, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, start_new_session=True,
-            preexec_fn=lambda: _limit_cpu(limits.cpu_seconds),
-        )  # fmt: skip
+        with log.open("wb") as stderr:  # a file, never a pipe that a flood could fill
+            wrapper = subprocess.Popen(
+                command, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=stderr, start_new_session=True, env={**os.environ, NO_START: "1"},
+                preexec_fn=lambda: _child_limits(limits.cpu_seconds),
+            )  # fmt: skip
+        with _LIVE_LOCK:
+            _LIVE.add(wrapper.pid)
         try:
-            _, stderr = wrapper.communicate(timeout=limits.timeout)
-        except subprocess.TimeoutExpired:
-            kill_tree(wrapper.pid)
-            wrapper.communicate()
-            return Grade(submission, "timeout", f"ran past {limits.timeout} s")
+            verdict, peak_mb = _watch(wrapper, limits)
         finally:
             kill_tree(wrapper.pid)
-        return _read_result(submission, out, wrapper.returncode, stderr)
+            wrapper.wait()
+            with _LIVE_LOCK:
+                _LIVE.discard(wrapper.pid)
+        if verdict:
+            grade = Grade(submission, *verdict)
+        else:
+            grade = _read_result(submission, out, wrapper.returncode, log.read_bytes())
+    grade.seconds, grade.peak_mb = round(time.monotonic() - started, 2), round(peak_mb, 1)
+    return grade
+
+
+def _watch(wrapper: subprocess.Popen, limits: Limits) -> tuple[tuple[str, str] | None, float]:
+    """Wait for the wrapper, sampling its tree's memory; (status, reason) when it had to
+    be stopped, and the peak resident memory in MiB."""
+    deadline = time.monotonic() + limits.timeout
+    peak = 0.0
+    while wrapper.poll() is None:
+        if time.monotonic() > deadline:
+            return ("timeout", f"ran past {limits.timeout} s"), peak
+        peak = max(peak, tree_rss_mb(wrapper.pid))
+        if peak > limits.memory_mb:
+            return ("memory", f"used more than {limits.memory_mb} MiB"), peak
+        time.sleep(0.2)
+    return None, peak
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants together, in MiB."""
+    total = 0
+    for process in services.process_tree(pid):
+        try:
+            total += process.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 2**20
 
 
 def _read_result(submission: Path, out: Path, returncode: int, stderr: bytes) -> Grade:
@@ -103,11 +172,16 @@ def _read_result(submission: Path, out: Path, returncode: int, stderr: bytes) ->
         status = "crashed" if "DeadKernelError" in outcome["error"] else "error"
         return Grade(submission, status, outcome["error"])
     scores = {q: (s[0], s[1]) for q, s in outcome["scores"].items()}
-    return Grade(submission, "ok", "", scores)
+    return Grade(submission, "ok", "", scores, outcome.get("cases", {}))
 
 
-def _limit_cpu(seconds: int) -> None:
-    resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds))
+def _child_limits(cpu_seconds: int) -> None:
+    """In the wrapper before it runs: a CPU-time limit, and death with its grader."""
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
+    try:
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the caller's kill is all there is
+        pass
 
 
 def kill_tree(pid: int) -> None:
@@ -116,26 +190,35 @@ def kill_tree(pid: int) -> None:
 
 
 def grade_many(
-    submissions: list[Path], autograder_zip: Path, limits: Limits, jobs: int = 1
+    submissions: list[Path],
+    autograder_zip: Path,
+    limits: Limits,
+    jobs: int = 1,
+    on_done: Callable[[Grade], None] | None = None,
+    already: int = 0,
 ) -> list[Grade]:
-    """Grade in parallel (``jobs`` at a time) with a progress bar, input order kept."""
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(grade_one, s, autograder_zip, limits) for s in submissions]
-        for future in tqdm(as_completed(futures), total=len(futures), desc="grading",
-                           unit="notebook", file=sys.stderr):  # fmt: skip
-            future.result()
+    """Grade in parallel (``jobs`` at a time, at most the cores) with a progress bar and
+    an ETA, input order kept. ``on_done`` gets each grade as it finishes (in this
+    thread: it may write files); ``already`` counts those done by an earlier run.
+    Interrupted (Ctrl-C, SIGTERM), it kills the grading processes before it returns."""
+    jobs = max(1, min(jobs, os.cpu_count() or 1))
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    futures = [pool.submit(grade_one, s, autograder_zip, limits) for s in submissions]
+    try:
+        with tqdm(total=already + len(futures), initial=already, desc="grading", unit="submission",
+                  file=sys.stderr, smoothing=0.1) as bar:  # fmt: skip
+            for future in as_completed(futures):
+                if on_done:
+                    on_done(future.result())
+                bar.update(1)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        with _LIVE_LOCK:
+            for pid in list(_LIVE):
+                kill_tree(pid)
+        raise
+    pool.shutdown()
     return [f.result() for f in futures]
-
-
-def write_csv(grades: list[Grade], path: Path, questions: list[str]) -> None:
-    """One row per submission: points per question, total, status and reason."""
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["submission", *questions, "total", "status", "reason"])
-        for g in grades:
-            points = [g.scores.get(q, (0.0, 0.0))[0] for q in questions]
-            # The path as given: students' notebooks share one file name.
-            writer.writerow([str(g.submission), *points, g.total, g.status, g.reason])
 
 
 def questions_in(autograder_zip: Path) -> list[str]:

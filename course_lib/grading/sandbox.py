@@ -9,7 +9,11 @@ in a throwaway folder. It
   longer, so a Python loop loses only its own question (otter has no timeout);
 - compares otter's test files with the zip's pristine copies after grading: a
   submission that rewrote them gets an error and no points;
-- writes ``{"scores": {question: [score, possible]}}`` or ``{"error": …}`` to OUT.json.
+- writes ``{"scores": {question: [score, possible]}, "cases": {question: [case…]}}``
+  or ``{"error": …}`` to OUT.json; a case says whether it passed, and for a public
+  one the failure message (a hidden test's message, which quotes its code, is kept
+  out: it goes into the learner's feedback);
+- on SIGTERM (``course grade`` died, or stops it) kills its kernel before it exits.
 
 The caller adds what this process cannot enforce on itself: a wall-clock timeout for
 code that ignores interrupts (a loop inside C), a CPU-time limit, and the final kill.
@@ -20,6 +24,8 @@ from __future__ import annotations
 import argparse
 import ctypes
 import json
+import os
+import signal
 import sys
 import zipfile
 from pathlib import Path
@@ -36,15 +42,31 @@ def become_subreaper() -> bool:
         return False
 
 
+LEARNER = "course_grade_learner_cell"
+
+
+def mark_learner_cells(notebook: Path) -> None:
+    """Tag the submission's own cells, so that the cells otter adds to run the tests
+    and save the results are not held to the learner's per-cell timeout (on a busy
+    machine, a 5 s limit interrupted otter's results cell and lost every point)."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        cell.metadata[LEARNER] = True
+    nbformat.write(nb, notebook)
+
+
 def bound_cells(cell_timeout: int) -> None:
-    """Make every ExecutePreprocessor otter creates interrupt cells after the timeout."""
+    """Make every ExecutePreprocessor otter creates interrupt the learner's cells after
+    the timeout (otter's own cells are bounded by the caller's overall timeout)."""
     from nbconvert.preprocessors import ExecutePreprocessor
 
     original = ExecutePreprocessor.__init__
 
     def bounded(self, *args, **kwargs):
         original(self, *args, **kwargs)
-        self.timeout = cell_timeout
+        self.timeout_func = lambda cell: cell_timeout if cell.metadata.get(LEARNER) else None
         self.interrupt_on_timeout = True
         self.allow_errors = True
 
@@ -106,7 +128,21 @@ def grade(autograder_zip: Path, notebook: Path) -> dict:
     }
     if not scores:
         return {"error": "no results: otter found no tests to run (were its files deleted?)"}
-    return {"scores": scores}
+    return {"scores": scores, "cases": {name: cases(test) for name, test in results.results.items()}}
+
+
+def cases(test) -> list[dict]:
+    """Each test case of one question: name, hidden, passed, and a public one's message."""
+    return [
+        {"name": r.test_case.name, "hidden": bool(r.test_case.hidden), "passed": bool(r.passed),
+         "message": "" if r.test_case.hidden or r.passed else (r.message or "")[-1500:]}
+        for r in test.test_case_results
+    ]  # fmt: skip
+
+
+def _on_sigterm(signum, frame) -> None:
+    kill_descendants()
+    os._exit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,8 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cell-timeout", type=int, default=60)
     args = parser.parse_args(argv)
     become_subreaper()
+    signal.signal(signal.SIGTERM, _on_sigterm)
     bound_cells(args.cell_timeout)
     try:
+        mark_learner_cells(args.notebook)
         outcome = grade(args.autograder_zip, args.notebook)
     except Exception as exc:  # reported in the CSV, never a traceback there
         outcome = {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
