@@ -35,6 +35,7 @@ OLLAMA_TYPES = {"F32": 0, "F16": 1, "Q8_0": 7, "Q4_K_S": 14, "Q4_K_M": 15, "Q4_K
 #: The list Ollama prints in its error (BF16 parses but is left out, as in Ollama).
 _LISTED = "F32, F16, Q4_K_S, Q4_K_M, Q8_0"
 _SOURCES = ("F16", "BF16", "F32")
+_CANONICAL = {"Q4_K": "Q4_K_M"}  # Ollama's FileType.String() of what ParseFileType returns
 ZERO_DIGEST = "0000000000000000000"  # Ollama's placeholder digest for quantize progress
 _PROGRESS = re.compile(rb"\[\s*(\d+)/\s*(\d+)\]")
 _CHUNK = 1 << 20
@@ -55,10 +56,11 @@ def quantized(store: Store, model: Layer, config: Layer, requested: str) -> Iter
     The config is rewritten only when the file type changed (``show`` then says the
     new quantization level).
     """
-    new_model, file_type, fresh = yield from quantize_layer(store, model, requested)
+    described = json.loads(store.read_blob(config.digest))
+    have = described.get("file_type") or gguf_file_type(store.blob_path(model.digest))
+    new_model, file_type, fresh = yield from quantize_layer(store, model, requested, have)
     if new_model is model:
         return model, config, fresh
-    described = json.loads(store.read_blob(config.digest))
     described["file_type"] = file_type
     data = json.dumps(described).encode()
     if not store.has_blob("sha256:" + hashlib.sha256(data).hexdigest()):
@@ -66,15 +68,16 @@ def quantized(store: Store, model: Layer, config: Layer, requested: str) -> Iter
     return new_model, store.write_blob_bytes(data, CONFIG_MEDIA), fresh
 
 
-def quantize_layer(store: Store, layer: Layer, requested: str) -> Iterator[dict]:
+def quantize_layer(store: Store, layer: Layer, requested: str, have: str) -> Iterator[dict]:
     """Yield Ollama's quantize statuses; return the new model layer, its file type and
     ``{its digest}`` if the store did not have that blob yet (else an empty set).
 
-    A source already of the wanted type is returned unchanged, as Ollama does.
+    ``have`` is the source's file type (its config says it; reading the GGUF's header
+    in Python takes seconds). A source already of the wanted type is returned
+    unchanged, as Ollama does.
     """
     wanted = check_type(requested)
     source = store.blob_path(layer.digest)
-    have = gguf_file_type(source)
     if have not in _SOURCES:
         raise OllamaError(500, "quantization is only supported for F16, BF16 and F32 models")
     if OLLAMA_TYPES[wanted] == OLLAMA_TYPES.get(have):
@@ -92,7 +95,7 @@ def quantize_layer(store: Store, layer: Layer, requested: str) -> Iterator[dict]
     finally:
         scratch.unlink(missing_ok=True)
     new = Layer(MEDIA_PREFIX + "model", digest, size)
-    return new, gguf_file_type(store.blob_path(digest)), fresh
+    return new, _CANONICAL.get(wanted, wanted), fresh
 
 
 def run_quantizer(source: Path, target: Path, ftype: int, threads: int = 0) -> Iterator[float]:

@@ -10,6 +10,7 @@ package's ``GGML_QUANT_SIZES``, the Python mirror of llama.cpp's ``ggml-common.h
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
 from pathlib import Path
 
 #: What a block holds, as llama.cpp's ggml-common.h declares it (fields, bytes).
@@ -37,12 +38,24 @@ def block_layout(type_name: str) -> dict:
             "bits_per_weight": 8 * type_size / block_size, "layout": LAYOUTS.get(type_name, "")}  # fmt: skip
 
 
-def tensor_mix(path: Path) -> list[dict]:
-    """Per GGML type in a GGUF file: tensors, weights, bytes and bits per weight."""
+def reader(path: Path):
+    """A ``gguf.GGUFReader`` of ``path``, kept while the file is unchanged: parsing the
+    tokenizer's 49,152 strings in Python takes seconds, so a lesson reads each file once."""
+    stat = Path(path).stat()
+    return _reader(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _reader(path: str, mtime_ns: int, size: int):
     from gguf import GGUFReader
 
+    return GGUFReader(path)
+
+
+def tensor_mix(path: Path) -> list[dict]:
+    """Per GGML type in a GGUF file: tensors, weights, bytes and bits per weight."""
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for tensor in GGUFReader(str(path)).tensors:
+    for tensor in reader(path).tensors:
         entry = totals[tensor.tensor_type.name]
         entry[0] += 1
         entry[1] += int(tensor.n_elements)

@@ -40,9 +40,14 @@ def import_gguf(base_url: str, name: str, path: Path) -> None:
     client.create(model=name, files={path.name: digest})
 
 
+def unload(base_url: str, model: str) -> None:
+    """Free ``model``'s memory now (a request with ``keep_alive: 0``)."""
+    requests.post(f"{base_url}/api/generate", json={"model": model, "keep_alive": 0}, timeout=60)
+
+
 def load_seconds(base_url: str, model: str) -> float:
     """Unload ``model``, then load it with a one-token request: Ollama's load_duration."""
-    requests.post(f"{base_url}/api/generate", json={"model": model, "keep_alive": 0}, timeout=60)
+    unload(base_url, model)
     reply = _generate(base_url, model, 1)
     return reply["load_duration"] / 1e9
 
@@ -62,7 +67,7 @@ def tokens_per_second(base_url: str, model: str, num_predict: int, streams: int 
 def _generate(base_url: str, model: str, num_predict: int) -> dict:
     body = {"model": model, "prompt": PROMPT, "raw": True, "stream": False,
             "options": {"num_predict": num_predict, "temperature": 0, "num_ctx": 512}}  # fmt: skip
-    reply = requests.post(f"{base_url}/api/generate", data=json.dumps(body), timeout=300)
+    reply = requests.post(f"{base_url}/api/generate", data=json.dumps(body), timeout=900)
     reply.raise_for_status()
     return reply.json()
 
