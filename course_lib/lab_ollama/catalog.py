@@ -9,6 +9,7 @@ sizes and IDs differ from a real Ollama's, and lesson 01 says why.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import json
 from dataclasses import dataclass
@@ -72,8 +73,11 @@ For each function call, return a json object with function name and arguments wi
 SMOLLM2_PARAMS = {"stop": ["<|im_start|>", "<|im_end|>"]}
 #: Names that install the bundled model: the course's name, and the library tag that
 #: names exactly this quantization. ``smollm2`` alone means ``smollm2:latest``, the
-#: 1.7B model in Ollama's library, and ``…-fp16`` is another file: both are absent.
+#: 1.7B model in Ollama's library, and is absent.
 BUNDLED_NAMES = ("smollm2:135m", "smollm2:135m-instruct-q4_1")
+#: The library's F16 tag, the source for ``create --quantize`` (lesson 07): written from
+#: the bundled weights, so it is dequantized Q4_1, not the original F16 (course_lib.quant.f16_gguf).
+FP16_NAMES = ("smollm2:135m-instruct-fp16",)
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,16 @@ def lookup(name: ModelName) -> Bundled | None:
     """The bundled model behind ``name``, or None if lab Ollama cannot provide it."""
     if any(parse_name(alias).matches(name) for alias in BUNDLED_NAMES):
         return _smollm2()
+    if any(parse_name(alias).matches(name) for alias in FP16_NAMES):
+        return _smollm2_fp16()
     return None
+
+
+@lru_cache(maxsize=1)
+def _smollm2_fp16() -> Bundled:
+    from ..quant.f16_gguf import f16_gguf
+
+    return dataclasses.replace(_smollm2(), gguf=f16_gguf(), file_type="F16")
 
 
 @lru_cache(maxsize=1)

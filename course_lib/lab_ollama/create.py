@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 from ..model import gguf_file_type
 from ..store.layout import CONFIG_MEDIA, MEDIA_PREFIX, Layer, Store, StoreError, normalise_digest
 from ..store.names import InvalidName, ModelName, parse_name
-from . import catalog, describe, gotemplate
+from . import catalog, describe, gotemplate, quantize
 from .errors import OllamaError, bad_request
 from .pull import pull
 from .schemas import CreateRequest
@@ -34,8 +34,6 @@ def create(store: Store, request: CreateRequest) -> Iterator[dict]:
             gotemplate.parse(request.template)
         except gotemplate.TemplateError as exc:
             raise bad_request(f"template error: {exc}") from exc
-    if request.quantize:
-        raise OllamaError(500, "quantization is only supported for F16, BF16 and F32 models")
     if request.files:
         model_layer, config = _from_files(store, request.files)
         base = None
@@ -47,8 +45,11 @@ def create(store: Store, request: CreateRequest) -> Iterator[dict]:
             if l["mediaType"] == MEDIA_PREFIX + "model"
         )
         config = Layer(CONFIG_MEDIA, base.manifest["config"]["digest"], base.manifest["config"]["size"])
+    fresh: set[str] = set()
+    if request.quantize:
+        model_layer, config, fresh = yield from quantize.quantized(store, model_layer, config, request.quantize)
     layers = [model_layer, *_adapter_layers(store, request.adapters)]
-    existing = {l.digest for l in [*layers, config]}
+    existing = {l.digest for l in [*layers, config]} - fresh
     for media_type, data in _text_layers(request, base):
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         if store.has_blob(digest):
