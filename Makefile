@@ -7,6 +7,10 @@ PY     := $(VENV)/bin/python
 COURSE := $(VENV)/bin/course
 BASE_STAMP := $(VENV)/.course-base.stamp
 VLLM_ARGS ?=
+# make test T=tests/store: a pytest selection (paths, -k, ...); the same setup runs first
+T ?=
+PHASE  := $(PYTHON) tests/phases.py
+SUBMAKE := $(MAKE) --no-print-directory
 
 .PHONY: all setup engine model browser lab test clean help
 
@@ -15,7 +19,8 @@ all: setup
 help:
 	@echo "make lab    set up everything, start the engines, open JupyterLab on notebooks/"
 	@echo "            (VLLM_ARGS='--max-num-seqs 8' passes flags to the vLLM server)"
-	@echo "make test   set up everything, run every test"
+	@echo "make test   set up everything, run every test, print where the time went"
+	@echo "            (T='tests/store -k names' runs a selection after the same setup)"
 	@echo "make setup  set up only: .venv, packages, vLLM engine, converted model"
 	@echo "make clean  remove .venv (the converted model stays in COURSE_HOME)"
 
@@ -51,9 +56,16 @@ browser: $(BASE_STAMP)
 lab: setup
 	$(COURSE) lab $(VLLM_ARGS)
 
-test: setup browser
-	$(COURSE) assign --check
-	COURSE_QUICK=1 $(PY) -m pytest
+# Each phase timed (tests/phases.py); the table closes the run, failed or not.
+test:
+	@$(PHASE) start
+	@$(PHASE) run "setup: .venv and packages" $(SUBMAKE) $(BASE_STAMP)
+	@$(PHASE) run "setup: vLLM engine" $(SUBMAKE) engine
+	@$(PHASE) run "setup: model for vLLM" $(SUBMAKE) model
+	@$(PHASE) run "setup: Chromium (browser test)" $(SUBMAKE) browser
+	@$(if $(T),,$(PHASE) run "course assign --check" $(COURSE) assign --check)
+	@$(PHASE) run "pytest $(or $(T),(all tests))" env COURSE_QUICK=1 $(PY) -m pytest -p tests.durations $(T)
+	@$(PHASE) report
 
 clean:
 	rm -rf $(VENV)

@@ -117,6 +117,9 @@ def assign_cmd(
     from .grading import assign as grading_assign
 
     try:
+        if check:  # compares the student notebooks only: no master runs, no engine needed
+            _assign(check, solutions, exercises, build, only)
+            return
         # otter-assign runs each master's tests, and the exercises call the engines
         with engines.running(extra_vllm_args=("--enforce-eager",)):
             _assign(check, solutions, exercises, build, only)

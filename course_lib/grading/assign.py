@@ -7,10 +7,12 @@ normalised (ids numbered, outputs dropped) before it is written to exercises/, a
 ``--check`` compares normalised contents, never bytes. The autograder zips go to the
 gitignored ``build/autograder/`` folder.
 
-otter-assign runs every master's tests, which takes minutes with the engines. Its
-output for a master is kept in ``build/assign-cache/`` under the hash of the master's
-bytes and otter's version, so ``make test`` (``course assign --check``, then the
-test session) runs it once per changed master, not twice.
+``course assign`` lets otter-assign run every master's tests (minutes, with the
+engines), so that a solution that fails its own tests is caught when exercises are
+written. ``--check`` only compares the student notebooks, so it skips that run
+(``--no-run-tests``): ``make test`` executes each master once, in the full-marks test,
+not twice. otter's output for a master is kept in ``build/assign-cache/`` under the
+hash of the master's bytes and otter's version, and reused by the grading tests.
 """
 
 from __future__ import annotations
@@ -48,14 +50,15 @@ def masters(solutions: Path, only: str | None = None) -> list[Path]:
     return [p for p in found if only is None or p.name.startswith(only)]
 
 
-def generate(master: Path, workdir: Path, cache: Path | None = None) -> Generated:
+def generate(master: Path, workdir: Path, cache: Path | None = None, run_tests: bool = False) -> Generated:
     """Run otter-assign on ``master`` into ``workdir`` (which it may wipe), or take its
-    output from ``cache`` when this exact master was assigned before."""
+    output from ``cache`` when this exact master was assigned before. ``run_tests``
+    lets otter run the master's tests against its solutions (never from the cache)."""
     entry = cache / f"{master.stem}-{_cache_key(master)}" if cache else None
-    if entry and (entry / "student.ipynb").is_file():
+    if not run_tests and entry and (entry / "student.ipynb").is_file():
         student = nbformat.read(entry / "student.ipynb", as_version=4)
         return Generated(master, student, entry / "autograder.zip", entry / master.name)
-    made = _run_otter_assign(master, workdir)
+    made = _run_otter_assign(master, workdir, run_tests)
     if entry:
         _store(made, entry)
     return made
@@ -80,10 +83,10 @@ def _store(made: Generated, entry: Path) -> None:
     partial.rename(entry)
 
 
-def _run_otter_assign(master: Path, workdir: Path) -> Generated:
+def _run_otter_assign(master: Path, workdir: Path, run_tests: bool) -> Generated:
     out = workdir / master.stem
     result = subprocess.run(
-        [sys.executable, "-m", "otter", "assign", str(master), str(out)],
+        [sys.executable, "-m", "otter", "assign", str(master), str(out), *([] if run_tests else ["--no-run-tests"])],
         capture_output=True, text=True,
     )  # fmt: skip
     if result.returncode != 0:
@@ -114,7 +117,7 @@ def assign(solutions: Path, exercises: Path, build: Path, only: str | None = Non
     (build / "autograder").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         for master in masters(solutions, only):
-            made = generate(master, Path(tmp))
+            made = generate(master, Path(tmp), run_tests=True)
             _store(made, cache_dir(build) / f"{master.stem}-{_cache_key(master)}")
             target = exercises / master.name
             nbformat.write(made.student, target)

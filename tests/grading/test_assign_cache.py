@@ -48,3 +48,18 @@ def test_cached_output_is_reused_only_for_the_same_master(tmp_path, monkeypatch)
     monkeypatch.undo()
     assign.generate(master, tmp_path / "w4", cache)
     assert [p.name for p in cache.iterdir()] != [entry.name] and len(list(cache.iterdir())) == 1
+
+
+def test_writing_runs_the_masters_tests_and_checking_does_not(tmp_path):
+    """`course assign` catches a solution that fails its own tests; `--check` only
+    compares student notebooks, so it does not execute the master (make test runs each
+    master once, in the full-marks test)."""
+    master = tmp_path / "98_tiny.ipynb"
+    tiny_master(master, 1)
+    nb = nbformat.read(master, as_version=4)
+    nb.cells[8].source = "assert x == 2"  # the solution (x = 1) now fails its own test
+    nbformat.write(nb, master)
+    with pytest.raises(assign.AssignError, match="98_tiny"):
+        assign.generate(master, tmp_path / "w1", run_tests=True)
+    checked = assign.generate(master, tmp_path / "w2", run_tests=False)
+    assert "x = ..." in nbformat.writes(checked.student)

@@ -29,7 +29,22 @@ def generated(tmp_path_factory, ollama_url):
     ``course assign --check`` filled a moment ago, else run now (it runs each master's
     tests, so the engines must answer)."""
     work = tmp_path_factory.mktemp("assign")
-    return {m.name: assign.generate(m, work, assign.cache_dir(ROOT / "build")) for m in MASTERS}
+    return _OnDemand(lambda name: assign.generate(SOLUTIONS / name, work, assign.cache_dir(ROOT / "build")))
+
+
+class _OnDemand(dict):
+    """Generated on first use, so that ``-k 09_`` assigns one master, not all of them."""
+
+    def __init__(self, make):
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, name):
+        self[name] = self._make(name)
+        return self[name]
+
+    def items(self):
+        return [(m.name, self[m.name]) for m in MASTERS]
 
 
 def otter_run(autograder_zip: Path, notebook: Path, out: Path) -> dict:

@@ -1,0 +1,24 @@
+"""The time table that closes ``make test`` (tests/phases.py)."""
+
+from tests.phases import table
+
+
+def test_pytest_phase_is_split_by_folder_and_the_rest_is_shown():
+    phases = [{"phase": "setup: vLLM engine", "seconds": 61, "status": 0},
+              {"phase": "pytest (all tests)", "seconds": 100, "status": 1}]
+    durations = {"tests": {"tests/unit/test_a.py::t1": 10, "tests/unit/test_b.py::t2": 20,
+                           "tests/notebooks/test_lessons.py::x[00]": 50}}
+    lines = table(phases, durations)
+    text = "\n".join(lines)
+    assert "setup: vLLM engine" in text and "1:01" in text
+    assert any("pytest (all tests)" in line and "FAILED" in line for line in lines)
+    assert any(line.strip().startswith("tests/notebooks") and line.endswith("0:50") for line in lines)
+    assert any(line.strip().startswith("tests/unit") and line.endswith("0:30") for line in lines)
+    assert any("(start-up, collection, teardown)" in line and line.endswith("0:20") for line in lines)
+    assert any(line.startswith("total") and line.endswith("2:41") for line in lines)
+    slowest = lines[lines.index(next(x for x in lines if "slowest" in x)) + 1:]
+    assert slowest[0].endswith("tests/notebooks/test_lessons.py::x[00]")
+
+
+def test_an_empty_run_still_prints_a_total():
+    assert table([], {})[-1].endswith("0:00")
