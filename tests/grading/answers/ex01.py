@@ -62,8 +62,8 @@ def by_size_right(base_url):
     return sorted(_tags(base_url), key=lambda e: e[1], reverse=True)
 
 
-@caught_publicly
 def by_size_ascending(base_url):
+    """Smallest first; with one model in the store only the hidden check (a second model) sees it."""
     return sorted(_tags(base_url), key=lambda e: e[1])
 
 

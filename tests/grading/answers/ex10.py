@@ -206,6 +206,7 @@ def pick_right(curves, users, ttft_ms, tpot_ms):
     return _pick(curves, users, ttft_ms, tpot_ms, _smallest_at_least)
 
 
+@caught_publicly
 def pick_ignores_slo(curves, users, ttft_ms, tpot_ms):
     return _pick(curves, users, ttft_ms, tpot_ms, _smallest_at_least, check_slo=False)
 
