@@ -125,9 +125,38 @@ def summarize(
         summary[f"mean_{name}_ms"] = float(ms.mean()) if ms.size else math.nan
         summary[f"median_{name}_ms"] = percentile(ms, 50)
         summary[f"std_{name}_ms"] = float(ms.std()) if ms.size else math.nan
+        summary[f"max_{name}_ms"] = float(ms.max()) if ms.size else math.nan
         for p in percentiles:
             summary[f"p{p:g}_{name}_ms"] = percentile(ms, p)
     return summary
+
+
+TAIL_FACTOR = 5  # a p99 needs at least this many requests per concurrent slot
+
+
+def tail(summary: dict[str, float], metric: str, requests: int, concurrency: int) -> tuple[str, float]:
+    """``("p99", value)`` when the run had at least 5× as many requests as its
+    concurrency, else ``("max", value)``.
+
+    With fewer, the requests come in a few waves and "p99" is the slowest request
+    under another name (32 requests: p99 sits 0.31 of the way from the 31st to the
+    32nd value); say what it is.
+    """
+    if requests >= TAIL_FACTOR * concurrency:
+        return "p99", summary[f"p99_{metric}_ms"]
+    return "max", summary[f"max_{metric}_ms"]
+
+
+def highest_rate_meeting(rates: Sequence[float], met_fractions: Sequence[float], target: float = 0.9) -> float | None:
+    """The highest offered rate at which at least ``target`` of the requests met the
+    SLO, counting only rates below the first one that missed (DistServe's goodput
+    capacity, as a sweep measures it); None when even the lowest missed."""
+    best = None
+    for rate, met in sorted(zip(rates, met_fractions)):
+        if met < target:
+            break
+        best = rate
+    return best
 
 
 def peak_output_throughput(records: Sequence[RequestRecord]) -> float:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from . import busy, load, prompts
 from .metrics import compare
+from .quiet import import_vllm_quietly
 
 COMPARED = ("request_throughput", "output_throughput", "median_ttft_ms", "median_tpot_ms",
             "median_itl_ms", "median_e2el_ms", "p99_ttft_ms")  # fmt: skip
@@ -28,6 +29,7 @@ COMPARED = ("request_throughput", "output_throughput", "median_ttft_ms", "median
 
 def vllm_benchmark(spec: load.LoadSpec, texts: list[str], tokenizer: str, quiet: bool = True) -> dict:
     """Run ``vllm bench serve`` in process on ``texts``; return its result JSON."""
+    import_vllm_quietly()
     from vllm.benchmarks import serve
     from vllm.utils.argparse_utils import FlexibleArgumentParser
 
@@ -51,7 +53,8 @@ def vllm_benchmark(spec: load.LoadSpec, texts: list[str], tokenizer: str, quiet:
         serve.add_cli_args(parser)
         args = parser.parse_args(argv)
         sink = io.StringIO()
-        with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
+        with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext(), \
+                contextlib.redirect_stderr(sink) if quiet else contextlib.nullcontext():
             # its own thread, hence its own asyncio loop: Jupyter's kernel already runs one
             with ThreadPoolExecutor(1) as pool:
                 pool.submit(serve.main, args).result()

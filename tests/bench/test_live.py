@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from course_lib import config, engines, model, services
-from course_lib.bench import busy, load, prompts
+from course_lib.bench import busy, interference, load, prompts, server_limits
 from course_lib.bench.metrics import SLO, arrival_times
 from course_lib.bench.vllm_crosscheck import crosscheck
 
@@ -54,6 +54,29 @@ def test_vllm_run_is_self_consistent_and_exact_in_length(vllm_base_url):
     for r in result.records:  # ignore_eos: exactly output_len; the server counted our prompt
         assert (r.output_tokens, r.input_tokens, len(r.chunk_times)) == (12, 24, 12)
     assert max_in_flight(result.records) == 2
+
+
+def test_batch_limits_are_read_from_the_running_server(vllm_base_url):
+    from urllib.parse import urlparse
+
+    limits = server_limits.batch_limits(urlparse(vllm_base_url).port)
+    # the session's server sets neither flag: vLLM's CPU server defaults (EngineArgs.get_batch_defaults)
+    assert (limits.max_num_seqs, limits.max_num_batched_tokens, limits.source) == (
+        128, 2048, "vLLM's default for this platform")
+    with pytest.raises(LookupError):
+        server_limits.batch_limits(1)
+
+
+def test_long_prompts_stall_running_streams(vllm_base_url):
+    """Prefill–decode interference: the streams' ITL tail grows far more than their mean TPOT."""
+    alone = interference.run(vllm_base_url, config.VLLM_SERVED_NAME, streams=3, output_len=48, inject=0)
+    stalled = interference.run(vllm_base_url, config.VLLM_SERVED_NAME, streams=3, output_len=48, inject=2,
+                               inject_len=600, first_after=0.3, gap=0.3)  # fmt: skip
+    assert all(len(r.chunk_times) == 48 for r in alone.streams + stalled.streams)
+    assert [r.output_tokens for r in stalled.injected] == [1, 1]
+    assert all(r.input_tokens == 600 for r in stalled.injected)  # the server counted the long prompts
+    a, s = alone.summary(), stalled.summary()
+    assert s["max_itl_ms"] > 2 * a["median_itl_ms"], (a, s)  # a stream waited for a prefill
 
 
 def test_ollama_run_counts_what_the_engine_produced(ollama_url):

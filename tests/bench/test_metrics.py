@@ -7,7 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from course_lib.bench.metrics import SLO, RequestRecord, arrival_times, compare, percentile, summarize
+from course_lib.bench import server_limits
+from course_lib.bench.metrics import (SLO, RequestRecord, arrival_times, compare, highest_rate_meeting, percentile,
+                                     summarize, tail)
 
 
 def trace(sent, chunks, tokens=None, ok=True, input_tokens=10):
@@ -83,3 +85,25 @@ def test_arrival_times_poisson_rate_and_infinite_rate():
 def test_compare_reports_relative_difference():
     rows = compare({"a": 110.0, "b": 1.0}, {"a": 100.0}, ["a", "b"])
     assert rows == [{"metric": "a", "course": 110.0, "vllm": 100.0, "diff": pytest.approx(0.1)}]
+
+
+def test_tail_says_max_when_a_run_has_too_few_requests_for_a_p99():
+    summary = summarize([trace(0.0, [t, t + 0.1]) for t in np.linspace(0.1, 3.2, 32)], 4.0)
+    assert tail(summary, "ttft", 32, 1) == ("p99", summary["p99_ttft_ms"])
+    assert tail(summary, "ttft", 32, 8) == ("max", pytest.approx(3200))  # 4 per slot: the slowest
+    assert tail(summary, "ttft", 40, 8)[0] == "p99"  # 5 per slot
+
+
+def test_highest_rate_meeting_stops_at_the_first_miss():
+    assert highest_rate_meeting([1, 2, 4, 8], [1.0, 0.95, 0.5, 0.92]) == 2  # 8 is past a miss
+    assert highest_rate_meeting([4, 1, 2], [0.9, 1.0, 1.0]) == 4  # order of the sweep does not matter
+    assert highest_rate_meeting([1, 2], [0.8, 1.0]) is None
+
+
+def test_server_flags_are_read_in_every_spelling():
+    argv = ["python", "-m", "vllm.entrypoints.openai.api_server", "--port", "8103", "--max_num_seqs=8",
+            "--max-num-batched-tokens", "512"]
+    assert server_limits._flag(argv, "port") == 8103
+    assert server_limits._flag(argv, "max-num-seqs") == 8
+    assert server_limits._flag(argv, "max-num-batched-tokens") == 512
+    assert server_limits._flag(argv, "tensor-parallel-size") is None

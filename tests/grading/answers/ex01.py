@@ -7,6 +7,8 @@ from pathlib import Path
 
 import requests
 
+from .marks import caught_publicly
+
 
 # --- 01 q1: names ------------------------------------------------------------------------
 
@@ -31,9 +33,15 @@ def name_first_colon(name):
     return {"host": host, "namespace": namespace, "model": parts[-1], "tag": tag or "latest"}
 
 
+@caught_publicly
 def name_no_default_tag(name):
     result = name_right(name)
     return result if ":" in name.split("/")[-1] else {**result, "tag": ""}
+
+
+def name_lowercased(name):
+    """Lowercases the name because Ollama matches names case-insensitively."""
+    return name_right(name.lower())
 
 
 def name_never_raises(name):
@@ -55,6 +63,7 @@ def by_size_right(base_url):
 
 
 def by_size_ascending(base_url):
+    """Smallest first; with one model in the store only the hidden check (a second model) sees it."""
     return sorted(_tags(base_url), key=lambda e: e[1])
 
 
@@ -62,38 +71,63 @@ def by_size_names_sorted(base_url):
     return sorted(_tags(base_url))
 
 
-# --- 01 q3: memory -----------------------------------------------------------------------
+# --- 01 q3: the largest num_ctx ---------------------------------------------------------
 
-_BITS = {"F32": 32, "F16": 16, "BF16": 16, "Q8_0": 8.5, "Q4_1": 5.0, "Q4_0": 4.5}
-
-
-def _memory(params, quantization, context, layers, kv_heads, head_dim, bits=_BITS, kv_factor=2, unit=1e9, upper=True):
-    key = quantization.upper() if upper else quantization
-    if key not in bits:
-        raise ValueError(quantization)
-    weights = params * bits[key] / 8 / unit
-    kv = kv_factor * layers * kv_heads * head_dim * 2 * context / unit
-    return {"weights": weights, "kv_cache": kv, "total": weights + kv}
+_KV_BYTES = {"f16": 2, "q8_0": 34 / 32, "q4_0": 18 / 32}
 
 
-def memory_right(*args):
-    return _memory(*args)
+def _num_ctx(gpu_gib, weights_gib, layers, kv_heads, head_dim, num_parallel, kv_cache_type="f16",
+             kv_bytes=_KV_BYTES, k_and_v=2, unit=2**30, per_slot=True, step=256):
+    key = kv_cache_type.lower()
+    if key not in kv_bytes:
+        raise ValueError(kv_cache_type)
+    if num_parallel < 1:
+        raise ValueError(num_parallel)
+    per_token = k_and_v * layers * kv_heads * head_dim * kv_bytes[key]
+    tokens = (gpu_gib - weights_gib) * unit / (per_token * (num_parallel if per_slot else 1))
+    return max(0, int(tokens // step) * step)
 
 
-def memory_no_k_and_v(*args):
-    return _memory(*args, kv_factor=1)
+def num_ctx_right(*args, **kwargs):
+    return _num_ctx(*args, **kwargs)
 
 
-def memory_four_bits(*args):
-    return _memory(*args, bits={**_BITS, "Q4_0": 4.0, "Q4_1": 4.0, "Q8_0": 8.0})
+@caught_publicly
+def num_ctx_ignores_parallel(*args, **kwargs):
+    """Gives the whole cache to one slot: forgets that each slot reserves num_ctx."""
+    return _num_ctx(*args, **kwargs, per_slot=False)
 
 
-def memory_case_sensitive(*args):
-    return _memory(*args, upper=False)
+@caught_publicly
+def num_ctx_no_k_and_v(*args, **kwargs):
+    return _num_ctx(*args, **kwargs, k_and_v=1)
 
 
-def memory_gibibytes(*args):
-    return _memory(*args, unit=2**30)
+@caught_publicly
+def num_ctx_gigabytes(*args, **kwargs):
+    return _num_ctx(*args, **kwargs, unit=1e9)
+
+
+@caught_publicly
+def num_ctx_not_rounded(*args, **kwargs):
+    return _num_ctx(*args, **kwargs, step=1)
+
+
+def num_ctx_q8_is_one_byte(*args, **kwargs):
+    """8 bits per element, forgetting the block's 16-bit scale."""
+    return _num_ctx(*args, **kwargs, kv_bytes={"f16": 2, "q8_0": 1, "q4_0": 0.5})
+
+
+def num_ctx_negative(gpu_gib, weights_gib, layers, kv_heads, head_dim, num_parallel, kv_cache_type="f16"):
+    """Lets the result go negative when the weights do not fit."""
+    per_token = 2 * layers * kv_heads * head_dim * _KV_BYTES[kv_cache_type.lower()]
+    return int((gpu_gib - weights_gib) * 2**30 / (per_token * num_parallel) // 256) * 256
+
+
+def num_ctx_case_sensitive(gpu_gib, weights_gib, layers, kv_heads, head_dim, num_parallel, kv_cache_type="f16"):
+    if kv_cache_type not in _KV_BYTES:
+        raise ValueError(kv_cache_type)
+    return _num_ctx(gpu_gib, weights_gib, layers, kv_heads, head_dim, num_parallel, kv_cache_type)
 
 
 # --- 01 q4: blobs ----------------------------------------------------------------------
@@ -108,14 +142,24 @@ def _manifest(models_dir, name):
 
 
 def blob_right(models_dir, name):
+    layer = next((l for l in _manifest(models_dir, name) if l["mediaType"].endswith(".model")), None)
+    if layer is None:
+        raise ValueError(f"{name}: no weights layer")
+    return Path(models_dir, "blobs", layer["digest"].replace(":", "-"))
+
+
+def blob_no_weights_stops(models_dir, name):
+    """next() without a default: a manifest without weights raises StopIteration."""
     layer = next(l for l in _manifest(models_dir, name) if l["mediaType"].endswith(".model"))
     return Path(models_dir, "blobs", layer["digest"].replace(":", "-"))
 
 
+@caught_publicly
 def blob_first_layer(models_dir, name):
     return Path(models_dir, "blobs", _manifest(models_dir, name)[0]["digest"].replace(":", "-"))
 
 
+@caught_publicly
 def blob_colon_name(models_dir, name):
     layer = next(l for l in _manifest(models_dir, name) if l["mediaType"].endswith(".model"))
     return Path(models_dir, "blobs", layer["digest"])
@@ -129,9 +173,10 @@ def blob_no_defaults(models_dir, name):
 
 
 CASES = {
-    ("01_ollama_basics", "q1"): ("parse_model_name", name_right, [name_first_colon, name_no_default_tag, name_never_raises]),
+    ("01_ollama_basics", "q1"): ("parse_model_name", name_right, [name_first_colon, name_no_default_tag, name_lowercased, name_never_raises]),
     ("01_ollama_basics", "q2"): ("models_by_size", by_size_right, [by_size_ascending, by_size_names_sorted]),
-    ("01_ollama_basics", "q3"): ("estimate_memory", memory_right,
-                                 [memory_no_k_and_v, memory_four_bits, memory_case_sensitive, memory_gibibytes]),
-    ("01_ollama_basics", "q4"): ("model_blob", blob_right, [blob_first_layer, blob_colon_name, blob_no_defaults]),
+    ("01_ollama_basics", "q3"): ("largest_num_ctx", num_ctx_right,
+                                 [num_ctx_ignores_parallel, num_ctx_no_k_and_v, num_ctx_gigabytes, num_ctx_not_rounded,
+                                  num_ctx_q8_is_one_byte, num_ctx_negative, num_ctx_case_sensitive]),
+    ("01_ollama_basics", "q4"): ("model_blob", blob_right, [blob_first_layer, blob_colon_name, blob_no_defaults, blob_no_weights_stops]),
 }

@@ -7,6 +7,8 @@ import time
 
 import requests
 
+from .marks import caught_publicly
+
 
 # --- 10 q1: metrics from token timestamps -------------------------------------------------
 
@@ -20,10 +22,18 @@ def metrics_right(sent, token_times):
     return {"ttft": ttft, "itl": itl, "e2el": e2el, "tpot": tpot}
 
 
+@caught_publicly
 def metrics_tpot_with_first(sent, token_times):
     """Divides the whole latency by every token: the prefill leaks into TPOT."""
     result = metrics_right(sent, token_times)
     return {**result, "tpot": result["e2el"] / len(token_times)}
+
+
+@caught_publicly
+def metrics_tpot_divided_by_n(sent, token_times):
+    """Divides the decode time by every token instead of the n − 1 gaps."""
+    result = metrics_right(sent, token_times)
+    return {**result, "tpot": (result["e2el"] - result["ttft"]) / len(token_times)}
 
 
 def metrics_itl_from_send(sent, token_times):
@@ -64,6 +74,7 @@ def percentile_n_not_n_minus_1(values, p):
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+@caught_publicly
 def percentile_unsorted(values, p):
     position = (len(values) - 1) * p / 100
     low = int(position)
@@ -100,6 +111,13 @@ def bounded_right(fn, items, max_concurrency):
         return list(pool.map(fn, items))
 
 
+@caught_publicly
+def bounded_plain_loop(fn, items, max_concurrency):
+    """One call at a time: a loop, not a load generator."""
+    return [fn(item) for item in items]
+
+
+@caught_publicly
 def bounded_unbounded(fn, items, max_concurrency):
     return bounded_right(fn, items, len(items))
 
@@ -146,6 +164,12 @@ def measure_right(base_url, model, prompt, num_predict):
     return _measure(base_url, model, prompt, num_predict)
 
 
+@caught_publicly
+def measure_no_eval_count(base_url, model, prompt, num_predict):
+    """Counts nothing: 'tokens' left at 0."""
+    return {**_measure(base_url, model, prompt, num_predict), "tokens": 0}
+
+
 def measure_not_streamed(base_url, model, prompt, num_predict):
     return _measure(base_url, model, prompt, num_predict, stream=False)
 
@@ -182,6 +206,7 @@ def pick_right(curves, users, ttft_ms, tpot_ms):
     return _pick(curves, users, ttft_ms, tpot_ms, _smallest_at_least)
 
 
+@caught_publicly
 def pick_ignores_slo(curves, users, ttft_ms, tpot_ms):
     return _pick(curves, users, ttft_ms, tpot_ms, _smallest_at_least, check_slo=False)
 
@@ -196,20 +221,60 @@ def pick_first_row_above(curves, users, ttft_ms, tpot_ms):
     return _pick(curves, users, ttft_ms, tpot_ms, lambda rows, u: next((r for r in rows if r["concurrency"] >= u), None))
 
 
+# --- 10 q7: predict the queue of a one-slot server --------------------------------------------
+
+
+def predict_right(ttft_alone, e2el_alone, users, slots):
+    if users < 1 or slots < 1:
+        raise ValueError("users and slots must be at least 1")
+    return [ttft_alone + (user // slots) * e2el_alone for user in range(users)]
+
+
+def predict_ignores_slots(ttft_alone, e2el_alone, users, slots):
+    return predict_right(ttft_alone, e2el_alone, users, 1)
+
+
+@caught_publicly
+def predict_waits_ttft(ttft_alone, e2el_alone, users, slots):
+    """Each user waits only for the TTFTs ahead of it, not for whole requests."""
+    return [ttft_alone * (user // slots + 1) for user in range(users)]
+
+
+@caught_publicly
+def predict_off_by_one(ttft_alone, e2el_alone, users, slots):
+    """Makes the first user wait for a request too."""
+    return [ttft_alone + (user // slots + 1) * e2el_alone for user in range(users)]
+
+
+@caught_publicly
+def predict_no_queue(ttft_alone, e2el_alone, users, slots):
+    return [ttft_alone] * users
+
+
+def predict_slots_round_robin(ttft_alone, e2el_alone, users, slots):
+    """Divides the wait by the slots instead of counting waves."""
+    return [ttft_alone + user * e2el_alone / slots for user in range(users)]
+
+
 def shared(question: str, request) -> dict:
     """q2 onwards may call the learner's q1: the right one."""
     return dict(time=time, request_metrics=metrics_right)
 
 CASES = {
     ("10_benchmarks", "q1"): ("request_metrics", metrics_right,
-                              [metrics_tpot_with_first, metrics_itl_from_send, metrics_empty_is_zero]),
+                              [metrics_tpot_with_first, metrics_tpot_divided_by_n, metrics_itl_from_send,
+                               metrics_empty_is_zero]),
     ("10_benchmarks", "q2"): ("percentile", percentile_right,
                               [percentile_nearest_rank, percentile_n_not_n_minus_1, percentile_unsorted]),
     ("10_benchmarks", "q3"): ("throughput", throughput_right, [throughput_summed_latencies, throughput_list_order]),
     ("10_benchmarks", "q4"): ("run_bounded", bounded_right,
-                              [bounded_unbounded, bounded_in_waves, bounded_completion_order]),
+                              [bounded_plain_loop, bounded_unbounded, bounded_in_waves, bounded_completion_order]),
     ("10_benchmarks", "q5"): ("measure_request", measure_right,
-                              [measure_not_streamed, measure_sent_after_headers, measure_templated]),
+                              [measure_no_eval_count, measure_not_streamed, measure_sent_after_headers,
+                               measure_templated]),
     ("10_benchmarks", "q6"): ("pick_engine", pick_right,
                               [pick_ignores_slo, pick_nearest_below, pick_first_row_above]),
+    ("10_benchmarks", "q7"): ("predict_ttfts", predict_right,
+                              [predict_ignores_slots, predict_waits_ttft, predict_off_by_one, predict_no_queue,
+                               predict_slots_round_robin]),
 }
