@@ -15,6 +15,11 @@ import numpy as np
 from . import model
 
 
+#: What SmolLM2's chat template inserts when a chat has no system message (its
+#: ``tokenizer_config.json``); vLLM applies that template as it is (lesson 04).
+DEFAULT_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+
+
 class NextToken:
     """``NextToken().logits("The capital of France is")`` → one float32 per vocabulary entry."""
 
@@ -27,15 +32,16 @@ class NextToken:
 
         return Llama(model_path=str(model.bundled_gguf()), n_ctx=self.n_ctx, logits_all=True, verbose=False)
 
-    def tokens(self, text: str, chat: bool = False) -> list[int]:
-        """Token ids of ``text``; with ``chat=True`` wrapped in ChatML as one user turn."""
+    def tokens(self, text: str, chat: bool = False, system: str | None = DEFAULT_SYSTEM) -> list[int]:
+        """Token ids of ``text``; with ``chat=True`` wrapped in ChatML as one user turn after a
+        system turn, by default the one SmolLM2's template adds (``system=None``: none)."""
         if chat:
-            text = f"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n"
+            text = chatml(text, system)
         return self._llm.tokenize(text.encode(), add_bos=False, special=True)
 
-    def logits(self, text: str, chat: bool = False) -> np.ndarray:
+    def logits(self, text: str, chat: bool = False, system: str | None = DEFAULT_SYSTEM) -> np.ndarray:
         """Raw logits for the token that follows ``text``."""
-        ids = self.tokens(text, chat)
+        ids = self.tokens(text, chat, system)
         if len(ids) >= self.n_ctx:
             raise ValueError(f"{len(ids)} tokens do not fit a context of {self.n_ctx}")
         self._llm.reset()
@@ -45,3 +51,17 @@ class NextToken:
     def piece(self, token_id: int) -> str:
         """The text of one token (special tokens included)."""
         return self._llm.detokenize([int(token_id)], special=True).decode("utf-8", errors="replace")
+
+
+def chatml(user: str, system: str | None = DEFAULT_SYSTEM) -> str:
+    """SmolLM2's chat template for one user turn, ready for the assistant's reply.
+
+    >>> print(chatml("Hi", system="Be brief."), end="")
+    <|im_start|>system
+    Be brief.<|im_end|>
+    <|im_start|>user
+    Hi<|im_end|>
+    <|im_start|>assistant
+    """
+    turns = ([("system", system)] if system is not None else []) + [("user", user)]
+    return "".join(f"<|im_start|>{role}\n{content}<|im_end|>\n" for role, content in turns) + "<|im_start|>assistant\n"

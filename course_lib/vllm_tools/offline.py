@@ -8,10 +8,16 @@ into closed streams.
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import logging
 import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+from .. import config
 from .server import engine_env
 
 #: KV cache of a notebook's own LLM(...) on the CPU (DESIGN.md, resource plan).
@@ -35,3 +41,55 @@ def shutdown_llm(llm: Any) -> None:
     if engine_core is not None:
         engine_core.shutdown()
     gc.collect()
+
+
+def engine_log_path(name: str) -> Path:
+    """Where a notebook's own vLLM engine writes its log: ``COURSE_HOME/logs/<name>.log``."""
+    path = config.course_home() / "logs" / f"{name}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def vllm_log_to(path: Path) -> Iterator[Path]:
+    """Send vLLM's own log to ``path`` instead of the notebook.
+
+    Inside the block, this process's stdout and stderr (Python's and the file
+    descriptors) go to the file, so ``import vllm`` and ``LLM(...)`` log there, and the
+    engine process started in the block inherits the file for its whole life. vLLM's
+    log handlers keep writing to it afterwards. A learner reads it with
+    ``print(path.read_text())``.
+    """
+    log = path.open("a", buffering=1, errors="replace")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    try:
+        for fd in saved:
+            os.dup2(log.fileno(), fd)
+        for handler in logging.getLogger("vllm").handlers:  # vLLM imported before the block
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(log)
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            yield path
+    finally:
+        log.flush()
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+def log_summary(path: Path) -> str:
+    """One line about an engine log: where it is, how long, how many warnings and errors.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     log = Path(tmp) / "x.log"
+    ...     _ = log.write_text("INFO a\\nWARNING b\\nINFO c\\n")
+    ...     log_summary(log).endswith("(3 lines: 1 warnings, 0 errors)")
+    True
+    """
+    lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+    warnings = sum("WARNING" in line for line in lines)
+    errors = sum("ERROR" in line for line in lines)
+    return f"vLLM's log: {path} ({len(lines)} lines: {warnings} warnings, {errors} errors)"

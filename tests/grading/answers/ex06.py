@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-
 import numpy as np
+
+from .marks import caught_publicly
 
 
 # --- 06: sampling --------------------------------------------------------------------------
@@ -17,6 +18,7 @@ def softmax_right(logits, temperature=1.0):
     return e / e.sum()
 
 
+@caught_publicly
 def softmax_overflows(logits, temperature=1.0):
     e = np.exp(np.asarray(logits, dtype=np.float64) / temperature)
     return e / e.sum()
@@ -29,10 +31,20 @@ def softmax_multiplies(logits, temperature=1.0):
 def top_k_right(logits, k):
     out = np.array(logits, dtype=np.float64)
     if 0 < k < out.size:
-        out[np.argsort(out)[:-k]] = -np.inf
+        out[out < np.sort(out)[-k]] = -np.inf
     return out
 
 
+@caught_publicly
+def top_k_exactly_k(logits, k):
+    """llama.cpp's rule, where the question asks for vLLM's: a tie at the k-th logit is cut."""
+    out = np.array(logits, dtype=np.float64)
+    if 0 < k < out.size:
+        out[np.argsort(out, kind="stable")[:-k]] = -np.inf
+    return out
+
+
+@caught_publicly
 def top_k_smallest(logits, k):
     out = np.array(logits, dtype=np.float64)
     if 0 < k < out.size:
@@ -40,6 +52,7 @@ def top_k_smallest(logits, k):
     return out
 
 
+@caught_publicly
 def top_k_in_place(logits, k):
     if 0 < k < logits.size:
         logits[np.argsort(logits)[:-k]] = -np.inf
@@ -52,7 +65,7 @@ def _top_p(logits, p, crossing=True, on_probs=True):
         return out
     weights = np.exp(out - out.max()) if on_probs else out - out.min()
     weights = weights / weights.sum()
-    order = np.argsort(weights)[::-1]
+    order = np.argsort(-weights, kind="stable")
     keep = int(np.searchsorted(np.cumsum(weights[order]), p)) + (1 if crossing else 0)
     out[order[max(keep, 1):]] = -np.inf
     return out
@@ -62,6 +75,7 @@ def top_p_right(logits, p):
     return _top_p(logits, p)
 
 
+@caught_publicly
 def top_p_without_crossing_token(logits, p):
     return _top_p(logits, p, crossing=False)
 
@@ -99,6 +113,7 @@ def penalties_right(*args, **kwargs):
     return _penalties(*args, **kwargs)
 
 
+@caught_publicly
 def penalties_wrong_direction(*args, **kwargs):
     return _penalties(*args, **kwargs, invert=True)
 
@@ -107,14 +122,17 @@ def penalties_frequency_once(*args, **kwargs):
     return _penalties(*args, **kwargs, count=False)
 
 
-def _sample(logits, seed, temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, order="right", rng="new"):
+def _sample(logits, seed, engine="vllm", temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, order=None, rng="new"):
     if temperature == 0:
         return int(np.argmax(logits))
     z = np.asarray(logits, dtype=np.float64)
-    if order == "right":
-        z = min_p_right(top_p_right(top_k_right(z / temperature, top_k), top_p), min_p)
-    else:  # filters first, temperature last
+    order = order or engine
+    if order == "vllm":  # temperature, min-p, top-k, top-p
+        z = top_p_right(top_k_right(min_p_right(z / temperature, min_p), top_k), top_p)
+    elif order == "llama.cpp":  # top-k, top-p, min-p, temperature last
         z = min_p_right(top_p_right(top_k_right(z, top_k), top_p), min_p) / temperature
+    else:  # Ollama's Go sampler: top-k, temperature, top-p, min-p
+        z = min_p_right(top_p_right(top_k_right(z, top_k) / temperature, top_p), min_p)
     probs = softmax_right(z)
     if rng == "legacy":
         np.random.seed(seed)
@@ -126,8 +144,21 @@ def sample_right(*args, **kwargs):
     return _sample(*args, **kwargs)
 
 
-def sample_temperature_last(*args, **kwargs):
-    return _sample(*args, **kwargs, order="last")
+@caught_publicly
+def sample_vllm_order_for_both(*args, **kwargs):
+    """Ignores ``engine``: vLLM's order even when llama.cpp's is asked for."""
+    return _sample(*args, **kwargs, order="vllm")
+
+
+@caught_publicly
+def sample_llama_cpp_order_for_both(*args, **kwargs):
+    """Ignores ``engine``: temperature last even when vLLM's order is asked for."""
+    return _sample(*args, **kwargs, order="llama.cpp")
+
+
+def sample_ollama_go_order_for_vllm(logits, seed, engine="vllm", *args, **kwargs):
+    """Takes Ollama's Go order (min-p after top-p) for vLLM's."""
+    return _sample(logits, seed, engine, *args, **kwargs, order="ollama-go" if engine == "vllm" else engine)
 
 
 def sample_legacy_rng(*args, **kwargs):
@@ -150,6 +181,7 @@ def to_vllm_right(options):
     return _to_vllm(options)
 
 
+@caught_publicly
 def to_vllm_keeps_repeat_penalty(options):
     return _to_vllm(options, rename=False)
 
@@ -158,6 +190,7 @@ def to_vllm_keeps_sentinels(options):
     return _to_vllm(options, sentinels=False)
 
 
+@caught_publicly
 def to_vllm_passes_everything(options):
     return {**options, **_to_vllm(options)}
 
@@ -170,11 +203,12 @@ def shared(question: str, request) -> dict:
 
 CASES = {
     ("06_sampling", "q1"): ("softmax", softmax_right, [softmax_overflows, softmax_multiplies]),
-    ("06_sampling", "q2"): ("top_k_filter", top_k_right, [top_k_smallest, top_k_in_place]),
+    ("06_sampling", "q2"): ("top_k_filter", top_k_right, [top_k_smallest, top_k_in_place, top_k_exactly_k]),
     ("06_sampling", "q3"): ("top_p_filter", top_p_right, [top_p_without_crossing_token, top_p_on_logits]),
     ("06_sampling", "q4"): ("min_p_filter", min_p_right, [min_p_absolute]),
     ("06_sampling", "q5"): ("apply_penalties", penalties_right, [penalties_wrong_direction, penalties_frequency_once]),
-    ("06_sampling", "q6"): ("sample", sample_right, [sample_temperature_last, sample_legacy_rng]),
+    ("06_sampling", "q6"): ("sample", sample_right, [sample_vllm_order_for_both, sample_llama_cpp_order_for_both,
+                                                     sample_ollama_go_order_for_vllm, sample_legacy_rng]),
     ("06_sampling", "q7"): ("ollama_to_vllm", to_vllm_right,
                             [to_vllm_keeps_repeat_penalty, to_vllm_keeps_sentinels, to_vllm_passes_everything]),
 }

@@ -1,0 +1,1 @@
+"""Interactive widgets the lessons use (ipywidgets + matplotlib)."""
