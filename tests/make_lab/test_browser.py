@@ -106,7 +106,7 @@ def test_sampling_explorer_widget_renders_and_answers(make_lab, page):
     plot = widget.locator("img").first
     plot.wait_for(timeout=60_000)
     explorer.scroll_into_view_if_needed()
-    shot(page, "09-explorer")
+    shot(page, "06-explorer")
 
     before = plot.get_attribute("src")
     temperature = widget.locator(".widget-slider").first
@@ -119,9 +119,9 @@ def test_sampling_explorer_widget_renders_and_answers(make_lab, page):
     try:
         page.wait_for_function(redrawn, arg=[widget.element_handle(), before], timeout=60_000)
     except TimeoutError:
-        path = shot(page, "09-explorer-not-redrawn")
+        path = shot(page, "06-explorer-not-redrawn")
         sources = [len(img.get_attribute("src") or "") for img in widget.locator("img").all()]
         pytest.fail(f"no new plot 60 s after the slider moved (plot sizes {sources}, before {len(before or '')}; "
                     f"kernel {lab.kernel_status()}; errors {lab.errors()}); see {path}")  # fmt: skip
     assert lab.errors() == []
-    shot(page, "09-explorer-moved")
+    shot(page, "06-explorer-moved")
