@@ -7,6 +7,9 @@ larger, TP must be a multiple of them (each KV head is then replicated). Memory 
 budgeted as vLLM does it: a share of each GPU (``gpu_memory_utilization``) minus the
 weights' slice and some overhead is KV cache. Estimates, not measurements: they leave
 out activation memory beyond the overhead and the embedding's uneven split over stages.
+
+Units: a GPU's memory is what ``nvidia-smi`` reports as ``memory.total``, in MiB; a
+vendor's "80 GB" of HBM is about 80 GiB (``GPU_MIB``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 GIB = 2**30
+#: vLLM 0.32's default share of each GPU (``--gpu-memory-utilization``).
+DEFAULT_UTILIZATION = 0.92
+
+#: ``nvidia-smi --query-gpu=memory.total`` of common parts, MiB (vendor label → MiB).
+GPU_MIB = {"L4 24 GB": 23_034, "A100 40 GB": 40_960, "A100 80 GB": 81_920, "H100 80 GB": 81_559, "H200 141 GB": 143_771}
+
+
+def gpu_gib(name: str) -> float:
+    """A GPU's memory in GiB, from its MiB (``gpu_gib("H100 80 GB")`` ≈ 79.6).
+
+    >>> round(gpu_gib("A100 80 GB"), 1), round(gpu_gib("H100 80 GB"), 1)
+    (80.0, 79.6)
+    """
+    return GPU_MIB[name] / 1024
 
 
 @dataclass(frozen=True)
@@ -35,6 +52,11 @@ class ModelShape:
         head_dim = config.get("head_dim") or config["hidden_size"] // heads
         return cls(name, params_billion, config["num_hidden_layers"], heads,
                    config.get("num_key_value_heads", heads), head_dim)  # fmt: skip
+
+    @property
+    def hidden(self) -> int:
+        """The residual stream's width, what a tensor-parallel all-reduce carries per token."""
+        return self.heads * self.head_dim
 
     @property
     def weights_gib(self) -> float:
@@ -82,11 +104,16 @@ def plan(
     model: ModelShape,
     gpus: int,
     gpu_gib: float,
-    utilization: float = 0.9,
+    utilization: float = DEFAULT_UTILIZATION,
     overhead_gib: float = 1.0,
     max_model_len: int = 8192,
 ) -> list[Plan]:
-    """Every allowed (TP, PP) with TP × PP ≤ ``gpus``, fewest GPUs first."""
+    """Every allowed (TP, PP) with TP × PP ≤ ``gpus``, fewest GPUs first.
+
+    >>> two = [p for p in plan(LLAMA_3_1_70B, 2, gpu_gib("H100 80 GB")) if p.tp == 2][0]
+    >>> two.fits, round(two.kv_cache_per_gpu_gib, 1), two.kv_tokens
+    (True, 6.5, 42757)
+    """
     plans = []
     for tp in range(1, gpus + 1):
         if not tp_allowed(model.heads, model.kv_heads, tp):
