@@ -74,11 +74,9 @@ def _base_model(store: Store, text: str) -> Iterator[dict]:
     """The stored base model; a missing one is pulled first, as Ollama does."""
     base_name = _name(text)
     base = describe.load(store, base_name)
-    if base is None and catalog.lookup(base_name) is not None:
+    if base is None:  # an unknown name fails inside pull, with pull's messages
         yield from pull(store, base_name)
         base = describe.load(store, base_name)
-    if base is None:
-        raise OllamaError(404, f"model '{text}' not found")
     return base
 
 
