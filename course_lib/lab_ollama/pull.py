@@ -19,7 +19,7 @@ from pathlib import Path
 from ..model import sha256_of
 from ..store.layout import CONFIG_MEDIA, MEDIA_PREFIX, Layer, Store
 from ..store.names import ModelName
-from . import catalog
+from . import catalog, minilm
 from .errors import OllamaError
 
 CHUNK = 1 << 20
@@ -29,7 +29,10 @@ PROGRESS_EVERY = 0.06  # seconds, as Ollama's pull reports
 def pull(store: Store, name: ModelName) -> Iterator[dict]:
     """Yield Ollama's pull statuses; raise OllamaError (500) for an unknown model."""
     yield {"status": "pulling manifest"}
-    bundled = catalog.lookup(name)
+    try:
+        bundled = catalog.lookup(name)
+    except minilm.MissingModel as exc:  # a course model whose package is not installed
+        raise OllamaError(500, str(exc)) from exc
     if bundled is None:
         raise OllamaError(500, not_in_lab())
     model_digest = "sha256:" + sha256_of(bundled.gguf)
