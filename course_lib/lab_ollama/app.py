@@ -7,10 +7,12 @@ CLI can run differently configured servers side by side.
 from __future__ import annotations
 
 import ipaddress
+import re
 from contextlib import asynccontextmanager
 import socket
 
 from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 
 from .. import __version__
 from ..store.layout import Store
@@ -36,6 +38,16 @@ def create_app(settings: LabSettings | None = None) -> FastAPI:
         app.state.store.prune(older_than=3600)  # as Ollama: unreferenced, over 1 h old
     errors.install(app)
     bound_host, _ = settings.bind
+    app.add_middleware(
+        CORSMiddleware,  # Ollama's gin-contrib/cors with envconfig.AllowedOrigins
+        allow_origin_regex=origins_regex(settings.allowed_origins),
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "User-Agent", "Accept", "X-Requested-With",
+                       "X-Stainless-Lang", "X-Stainless-Package-Version", "X-Stainless-Os", "X-Stainless-Arch",
+                       "X-Stainless-Retry-Count", "X-Stainless-Runtime", "X-Stainless-Runtime-Version",
+                       "X-Stainless-Async", "X-Stainless-Helper-Method", "X-Stainless-Poll-Helper",
+                       "X-Stainless-Custom-Poll-Interval", "X-Stainless-Timeout"],
+    )  # fmt: skip
 
     @app.middleware("http")
     async def _lab_header_and_host_guard(request: Request, call_next) -> Response:
@@ -50,6 +62,16 @@ def create_app(settings: LabSettings | None = None) -> FastAPI:
     for module in (models, generate, embed, running, openai):
         app.include_router(module.router)
     return app
+
+
+def origins_regex(origins: list[str]) -> str:
+    """Ollama's origin patterns (``*`` is a wildcard) as one regular expression.
+
+    >>> import re; pattern = origins_regex(["http://localhost:*", "app://*"])
+    >>> [bool(re.fullmatch(pattern, o)) for o in ("http://localhost:8888", "app://x", "http://evil.com")]
+    [True, True, False]
+    """
+    return "|".join(re.escape(o).replace(r"\*", ".*") for o in origins)
 
 
 def host_allowed(bound_host: str, host_header: str) -> bool:

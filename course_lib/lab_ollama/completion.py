@@ -43,6 +43,19 @@ def model_options(model: StoredModel, request_options: dict | None, context_leng
     return resolve_options(model.params, request_options, context_length=context_length, trained_context=trained)
 
 
+def truncate(tokens: list[int], num_ctx: int, num_keep: int) -> list[int]:
+    """Ollama's cut of a prompt longer than ``num_ctx``: keep the first ``num_keep``
+    tokens, then the end, ``num_ctx - (num_ctx - keep) // 2`` tokens in all, so half
+    of what follows ``num_keep`` is left free to generate in (``llm/llama_server.go``).
+
+    >>> len(truncate(list(range(1000)), 256, 4)), truncate(list(range(1000)), 256, 4)[:6]
+    (130, [0, 1, 2, 3, 874, 875])
+    """
+    keep = min(max(num_keep, 0), num_ctx - 1)
+    target = num_ctx - (num_ctx - keep) // 2
+    return tokens[:keep] + tokens[len(tokens) - (target - keep):]
+
+
 @dataclass
 class Spec:
     """What to complete, once the route has checked the request."""
@@ -136,8 +149,7 @@ async def start(
         if len(tokens) >= num_ctx:
             if not (spec.truncate and spec.shift):
                 raise OllamaError(400, TOO_LONG)
-            keep = min(max(num_keep, 0), num_ctx // 2)
-            tokens = tokens[:keep] + tokens[len(tokens) - (num_ctx - keep - 1):]
+            tokens = truncate(tokens, num_ctx, num_keep)
         if not tokens:
             tokens = runner.tokenize(" ")
         loop = asyncio.get_running_loop()
@@ -158,6 +170,16 @@ async def start(
         raise
     runner.submit(sequence)
     return Completion(scheduler, loaded, sequence, queue, started, load_duration)
+
+
+async def render_only(scheduler: Scheduler, spec: Spec, render: Callable[[Callable[[str], int]], str]) -> str:
+    """``_debug_render_only`` on chat: the prompt as fitted into ``num_ctx`` (which
+    needs the model's tokenizer, so the model loads, as in Ollama), never run."""
+    loaded = await scheduler.acquire(spec.model, spec.options, spec.keep_alive)
+    try:
+        return render(lambda text: len(loaded.runner.tokenize(text)))
+    finally:
+        scheduler.release(loaded)
 
 
 async def _disconnected(request: Request) -> None:

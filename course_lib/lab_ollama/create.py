@@ -17,7 +17,7 @@ from ..model import gguf_file_type
 from ..store.layout import CONFIG_MEDIA, MEDIA_PREFIX, Layer, Store, StoreError, normalise_digest
 from ..store.names import InvalidName, ModelName, parse_name
 from . import catalog, describe, gotemplate, quantize
-from .errors import OllamaError, bad_request
+from .errors import bad_request
 from .pull import pull
 from .schemas import CreateRequest
 
@@ -75,11 +75,9 @@ def _base_model(store: Store, text: str) -> Iterator[dict]:
     """The stored base model; a missing one is pulled first, as Ollama does."""
     base_name = _name(text)
     base = describe.load(store, base_name)
-    if base is None and catalog.lookup(base_name) is not None:
+    if base is None:  # an unknown name fails inside pull, with pull's messages
         yield from pull(store, base_name)
         base = describe.load(store, base_name)
-    if base is None:
-        raise OllamaError(404, f"model '{text}' not found")
     return base
 
 

@@ -63,7 +63,10 @@ class StoredModel:
         }
 
     def capabilities(self) -> list[str]:
-        """Derived from the fields the template uses, as Ollama derives them."""
+        """As Ollama derives them: a GGUF with a pooling type embeds (and does
+        nothing else); other models complete, plus what their template takes."""
+        if self.embeds:
+            return ["embedding"]
         caps = ["completion"]
         try:
             used = gotemplate.fields(gotemplate.parse(self.template or ""))
@@ -74,6 +77,18 @@ class StoredModel:
         if "Suffix" in used:
             caps.append("insert")
         return caps
+
+    @property
+    def embeds(self) -> bool:
+        """The GGUF has ``<arch>.pooling_type``: Ollama starts llama-server with
+        ``--embeddings`` for it, and only for it (``llm/llama_server.go``)."""
+        return self.model_path is not None and bool(gguf_keys(str(self.model_path)).get("pooling_type"))
+
+    def context_length(self) -> int:
+        """The trained context from the GGUF (``<arch>.context_length``), 0 if unknown."""
+        if self.model_path is None:
+            return 0
+        return int(gguf_keys(str(self.model_path)).get("context_length") or 0)
 
     def to_modelfile(self) -> mf.Modelfile:
         return mf.Modelfile(
@@ -136,12 +151,28 @@ def render_modelfile(model: StoredModel) -> str:
     return header + mf.render(model.to_modelfile())
 
 
+HIDDEN_INFO = ("general.name", "tokenizer.chat_template")  # Ollama deletes them (routes.go)
+
+
+def tags_entry(model: StoredModel) -> dict:
+    """One model in ``/api/tags``: with ``capabilities`` (v0.9.1+) and the details'
+    ``context_length`` / ``embedding_length`` (v0.30.0+)."""
+    keys = gguf_keys(str(model.model_path)) if model.model_path is not None else {}
+    details = model.details()
+    for key in ("context_length", "embedding_length"):
+        if keys.get(key):
+            details[key] = int(keys[key])
+    return {"name": model.name.display, "model": model.name.display, "modified_at": model.modified_at,
+            "size": model.size, "digest": model.digest, "details": details,
+            "capabilities": model.capabilities()}  # fmt: skip
+
+
 def show(model: StoredModel, verbose: bool = False) -> dict:
     """The body of ``/api/show``."""
     body: dict = {
         "modelfile": render_modelfile(model),
         "parameters": format_parameters(model.params),
-        "template": model.template,
+        "template": model.template or "{{ .Prompt }}",  # Ollama's default when absent
         "system": model.system,
         "license": "\n".join(model.licenses) if model.licenses else None,
         "details": model.details(),
@@ -156,9 +187,21 @@ def show(model: StoredModel, verbose: bool = False) -> dict:
         body["model_info"] = {
             k: ([] if isinstance(v, list) and len(v) > 5 and not verbose else v)
             for k, v in info.items()
+            if k not in HIDDEN_INFO
         }
         body["tensors"] = tensors
     return {k: v for k, v in body.items() if v not in (None, "")}
+
+
+@lru_cache(maxsize=16)
+def gguf_keys(path: str) -> dict[str, str]:
+    """The architecture's own keys without the ``<arch>.`` prefix (``pooling_type``,
+    ``context_length``, ``embedding_length``), read through llama.cpp (fast)."""
+    from .runner.engine import model_metadata
+
+    info = model_metadata(path)
+    prefix = info.get("general.architecture", "llama") + "."
+    return {k.removeprefix(prefix): v for k, v in info.items() if k.startswith(prefix)}
 
 
 @lru_cache(maxsize=8)

@@ -17,6 +17,8 @@ print themselves as JSON).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import json
 import re
 from dataclasses import dataclass, field
@@ -105,8 +107,13 @@ FUNCTIONS = ("eq", "ne", "lt", "le", "gt", "ge", "and", "or", "not", "len", "sli
 _KEYWORDS = ("if", "else", "end", "range", "with", "break", "continue")
 
 
+@lru_cache(maxsize=64)
 def parse(source: str) -> list[Node]:
-    """Parse a template; raise TemplateError with Go's wording for broken ones."""
+    """Parse a template; raise TemplateError with Go's wording for broken ones.
+
+    Cached: a request renders its template several times (capabilities, fitting the
+    chat into num_ctx), and the node lists are never changed after parsing.
+    """
     pieces = _lex(source)
     nodes, stop, index = _parse_list(pieces, 0, top=True)
     return nodes

@@ -3,7 +3,8 @@
 Statuses, in Ollama's order: ``pulling manifest``; per blob ``pulling <12 hex>``
 with ``digest``, ``total`` and ``completed`` (about every 60 ms while copying);
 ``verifying sha256 digest``; ``writing manifest``; ``success``. A name lab Ollama
-cannot provide fails as Ollama's does: ``pull model manifest: file does not exist``.
+cannot provide fails with Ollama's text, ``pull model manifest: file does not exist``,
+followed by why: this offline lab carries only the course's models, listed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from ..model import sha256_of
 from ..store.layout import CONFIG_MEDIA, MEDIA_PREFIX, Layer, Store
 from ..store.names import ModelName
-from . import catalog
+from . import catalog, minilm
 from .errors import OllamaError
 
 CHUNK = 1 << 20
@@ -28,15 +29,19 @@ PROGRESS_EVERY = 0.06  # seconds, as Ollama's pull reports
 def pull(store: Store, name: ModelName) -> Iterator[dict]:
     """Yield Ollama's pull statuses; raise OllamaError (500) for an unknown model."""
     yield {"status": "pulling manifest"}
-    bundled = catalog.lookup(name)
+    try:
+        bundled = catalog.lookup(name)
+    except minilm.MissingModel as exc:  # a course model whose package is not installed
+        raise OllamaError(500, str(exc)) from exc
     if bundled is None:
-        raise OllamaError(500, "pull model manifest: file does not exist")
+        raise OllamaError(500, not_in_lab())
     model_digest = "sha256:" + sha256_of(bundled.gguf)
     small = [
-        (MEDIA_PREFIX + "template", bundled.template.encode()),
-        (MEDIA_PREFIX + "license", bundled.license.encode()),
-        (MEDIA_PREFIX + "params", _json(bundled.params)),
-    ]
+        (MEDIA_PREFIX + kind, data)
+        for kind, data in (("template", bundled.template.encode()), ("system", bundled.system.encode()),
+                           ("license", bundled.license.encode()), ("params", _json(bundled.params) if bundled.params else b""))
+        if data
+    ]  # fmt: skip
     size = bundled.gguf.stat().st_size
     yield from _copy_gguf(store, bundled.gguf, model_digest, size)
     layers = [Layer(MEDIA_PREFIX + "model", model_digest, size)]
@@ -51,6 +56,12 @@ def pull(store: Store, name: ModelName) -> Iterator[dict]:
     if store.replace_manifest(name, config, layers):
         yield {"status": "removing unused layers"}
     yield {"status": "success"}
+
+
+def not_in_lab() -> str:
+    """Ollama's text for a name it cannot find, and why here: the lab is offline."""
+    return ("pull model manifest: file does not exist (this offline lab carries only the course's models: "
+            + ", ".join(catalog.names()) + "; other models need a real Ollama with a network)")  # fmt: skip
 
 
 def _copy_gguf(store: Store, path: Path, digest: str, size: int) -> Iterator[dict]:

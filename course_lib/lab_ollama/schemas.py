@@ -75,6 +75,7 @@ class _Inference(_Body):
     shift: StrictBool | None = None
     logprobs: StrictBool = False
     top_logprobs: StrictInt = 0
+    debug_render_only: StrictBool = Field(False, alias="_debug_render_only")
 
 
 class GenerateRequest(_Inference):

@@ -230,6 +230,8 @@ def create(name: str, file: str = "Modelfile", quantize: str | None = None) -> N
     try:
         text = path.read_text()
     except FileNotFoundError as exc:
+        if file == "Modelfile":  # no -f: Ollama looks for weights in "." and finds none
+            raise CliError("no Modelfile or safetensors files found") from exc
         raise CliError(f"open {file}: no such file or directory") from exc
     try:
         parsed = mf.parse(text)

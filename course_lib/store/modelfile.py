@@ -177,21 +177,23 @@ def parse(text: str) -> Modelfile:
     if not result.from_:
         raise ModelfileError("no FROM line")
     for name, (values, line) in raw_params.items():
+        if name in DEPRECATED_PARAMETERS:  # Ollama warns and drops them (parser.go)
+            result.warnings.append(f"warning: parameter {name} is deprecated")
+            continue
         result.parameters[name] = _typed(name, values, line, result.warnings)
     return result
 
 
 def _typed(name: str, values: list[str], line: int, warnings: list[str]) -> object:
-    """Convert as Ollama's ``api.FormatParams`` does; its error texts plus the line."""
+    """Convert as Ollama's ``api.FormatParams`` does, with its texts (no line number:
+    the parser has handed the values over by then)."""
     kind = PARAMETER_TYPES.get(name) or DEPRECATED_PARAMETERS.get(name)
     if kind is None:
-        raise ModelfileError(f"(line {line}): unknown parameter '{name}'")
-    if name in DEPRECATED_PARAMETERS:
-        warnings.append(f"warning: parameter {name} is deprecated")
+        raise ModelfileError(f"unknown parameter '{name}'")
     if kind == "array":
         return list(values)
     value = values[0]
-    bad = ModelfileError(f"(line {line}): invalid {kind} value [{value}]")
+    bad = ModelfileError(f"invalid {kind} value [{value}]")
     if kind == "int":
         if not _INT.fullmatch(value):
             raise bad
@@ -206,11 +208,8 @@ def _typed(name: str, values: list[str], line: int, warnings: list[str]) -> obje
 
 
 def parameter_value(name: str, values: list[str]) -> object:
-    """A PARAMETER's typed value (``/set parameter`` uses it too); errors without a line."""
-    try:
-        return _typed(name, values, 0, [])
-    except ModelfileError as exc:
-        raise ModelfileError(str(exc).removeprefix("(line 0): ")) from exc
+    """A PARAMETER's typed value (``/set parameter`` uses it too)."""
+    return _typed(name, values, 0, [])
 
 
 def quote(value: str) -> str:

@@ -4,8 +4,12 @@ import json
 import re
 import time
 
+import ollama
+import openai
 import pytest
 import requests
+
+from course_lib.lab_ollama.catalog import TOOLS_CHATML_TEMPLATE
 
 M = "smollm2:135m"
 GREEDY = {"temperature": 0}
@@ -59,8 +63,18 @@ def test_context_continues_a_conversation_from_the_cache(client, pulled):
     first = client.generate(model=M, prompt="My name is Ada.", options={**GREEDY, "num_predict": 8})
     follow = client.generate(model=M, prompt="What is my name?", context=first.context, options={**GREEDY, "num_predict": 8})
     assert follow.done
-    # the earlier turn is still in the slot's KV cache, so only the new turn is evaluated
-    assert follow.prompt_eval_count < len(first.context)
+    # the count is the whole prompt, the cached earlier turn included (Ollama >= 0.30.1)
+    assert follow.prompt_eval_count > len(first.context)
+
+
+def test_a_cached_prompt_counts_whole_and_evaluates_faster(client, pulled):
+    """The same long prompt twice: the count stays, the slot's KV cache makes the
+    second evaluation shorter (a ratio within one run, not a timing threshold)."""
+    prompt = "Summarise: " + "The quick brown fox jumps over the lazy dog. " * 40
+    first = client.generate(model=M, prompt=prompt, options={**GREEDY, "num_predict": 1})
+    again = client.generate(model=M, prompt=prompt, options={**GREEDY, "num_predict": 1})
+    assert again.prompt_eval_count == first.prompt_eval_count > 400
+    assert again.prompt_eval_duration < first.prompt_eval_duration
 
 
 def test_seed_makes_sampling_repeatable(client, pulled):
@@ -77,12 +91,33 @@ def test_modelfile_parameters_then_request_options(client, pulled):
     assert longer.eval_count == 9
 
 
-def test_template_and_system_overrides_reach_the_model(client, pulled):
-    base = client.generate(model=M, prompt="Hi", options={"num_predict": 1})
-    with_system = client.generate(model=M, prompt="Hi", system="You are a pirate who speaks only in rhymes.", options={"num_predict": 1})
-    assert with_system.prompt_eval_count > base.prompt_eval_count
+def _rendered(lab, path, **body):
+    reply = requests.post(lab.url + path, json={"model": M, "_debug_render_only": True, **body}, timeout=120)
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def test_template_and_system_overrides_reach_the_model(lab, client, pulled):
+    default = _rendered(lab, "/api/generate", prompt="Hi")["_debug_info"]["rendered_template"]
+    assert default == (
+        "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
+        "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    )
+    pirate = _rendered(lab, "/api/generate", prompt="Hi", system="You are a pirate.")["_debug_info"]["rendered_template"]
+    assert pirate.startswith("<|im_start|>system\nYou are a pirate.<|im_end|>") and "SmolLM" not in pirate
     bare = client.generate(model=M, prompt="Hi", template="{{ .Prompt }}", options={"num_predict": 1})
     assert bare.prompt_eval_count == 1
+
+
+def test_debug_render_only_returns_the_prompt_without_running(lab, pulled):
+    """Ollama >= 0.11.5: ``_debug_info.rendered_template``, no generation, no metrics."""
+    reply = _rendered(lab, "/api/chat", messages=[{"role": "user", "content": "Hi"}])
+    assert reply["done"] is False and "eval_count" not in reply
+    assert reply["_debug_info"]["rendered_template"].endswith("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
+    later_system = _rendered(lab, "/api/chat", messages=[{"role": "user", "content": "Hi"}, {"role": "system", "content": "Be brief."}])
+    assert "SmolLM" in later_system["_debug_info"]["rendered_template"], "only a FIRST system message replaces SYSTEM"
+    first_system = _rendered(lab, "/api/chat", messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}])
+    assert "SmolLM" not in first_system["_debug_info"]["rendered_template"]
 
 
 @pytest.mark.parametrize("prompt", ["Give me a JSON object with a name and an age.", "List three colours in JSON."])
@@ -124,33 +159,58 @@ def test_chat_is_multi_turn_and_the_cache_keeps_earlier_turns(client, pulled):
     first = client.chat(model=M, messages=history, options={**GREEDY, "num_predict": 6})
     history += [{"role": "assistant", "content": first.message.content}, {"role": "user", "content": "And another?"}]
     second = client.chat(model=M, messages=history, options={**GREEDY, "num_predict": 6})
-    assert second.prompt_eval_count < first.prompt_eval_count + first.eval_count + 5
+    assert second.prompt_eval_count > first.prompt_eval_count + first.eval_count  # the whole history
 
 
-def test_modelfile_messages_and_system_come_first(client, pulled):
+def test_modelfile_messages_and_system_come_first(lab, client, pulled):
     client.create(model="with-history", from_=M, system="You are terse.",
                   messages=[{"role": "user", "content": "Hello there, friend."}, {"role": "assistant", "content": "Hi."}])
     ask = [{"role": "user", "content": "Hi"}]
     base = client.chat(model=M, messages=ask, options={"num_predict": 1})
     with_history = client.chat(model="with-history", messages=ask, options={"num_predict": 1})
-    assert with_history.prompt_eval_count >= base.prompt_eval_count + 10
+    assert with_history.prompt_eval_count >= base.prompt_eval_count + 5
     own_system = client.chat(model="with-history", messages=[{"role": "system", "content": "x"}] + ask, options={"num_predict": 1})
     assert own_system.prompt_eval_count < with_history.prompt_eval_count
+    shown = requests.post(lab.url + "/api/chat", json={"model": "with-history", "messages": ask, "_debug_render_only": True}, timeout=60).json()
+    assert shown["_debug_info"]["rendered_template"] == (
+        "<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\nHello there, friend.<|im_end|>\n"
+        "<|im_start|>assistant\nHi.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    )
+
+
+TOOL = {"type": "function", "function": {"name": "get_weather", "description": "Weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+
+
+def test_the_library_smollm2_does_not_support_tools(lab, client, pulled):
+    """The library template has no tools branch: capabilities ["completion"], and
+    tools get Ollama's 400 with the full name, on /api/chat and on /v1."""
+    assert client.show(M).capabilities == ["completion"]
+    with pytest.raises(ollama.ResponseError) as error:
+        client.chat(model=M, messages=[{"role": "user", "content": "Weather in Paris?"}], tools=[TOOL])
+    assert (error.value.status_code, error.value.error) == (400, "registry.ollama.ai/library/smollm2:135m does not support tools")
+    oai = openai.OpenAI(base_url=lab.url + "/v1", api_key="ollama")
+    with pytest.raises(openai.BadRequestError) as error:
+        oai.chat.completions.create(model=M, messages=[{"role": "user", "content": "hi"}], tools=[TOOL])
+    assert error.value.body["message"] == "registry.ollama.ai/library/smollm2:135m does not support tools"
+    assert error.value.body["type"] == "invalid_request_error"
 
 
 def test_tools_come_back_as_tool_calls(client, pulled):
-    """The 135M model rarely calls tools by itself, so a format schema makes it write
-    a call; the server must turn that JSON into ``tool_calls``."""
-    tool = {"type": "function", "function": {"name": "get_weather", "description": "Weather for a city",
-            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+    """A Modelfile TEMPLATE with a tools branch makes a tools-capable variant. The 135M
+    model rarely calls tools by itself, so a format schema makes it write a call; the
+    server must turn that JSON into ``tool_calls``."""
+    client.create(model="smollm2-tools", from_=M, template=TOOLS_CHATML_TEMPLATE)
+    assert client.show("smollm2-tools").capabilities == ["completion", "tools"]
     call_schema = {"type": "object", "properties": {"name": {"const": "get_weather"},
                    "arguments": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}},
                    "required": ["name", "arguments"]}
-    reply = client.chat(model=M, messages=[{"role": "user", "content": "Weather in Paris?"}], tools=[tool], format=call_schema, options={**GREEDY, "num_predict": 60})
+    ask = [{"role": "user", "content": "Weather in Paris?"}]
+    reply = client.chat(model="smollm2-tools", messages=ask, tools=[TOOL], format=call_schema, options={**GREEDY, "num_predict": 60})
     (call,) = reply.message.tool_calls
     assert call.function.name == "get_weather" and isinstance(call.function.arguments, dict)
     assert "city" in call.function.arguments
-    streamed = [c for c in client.chat(model=M, messages=[{"role": "user", "content": "Weather in Paris?"}], tools=[tool], format=call_schema, stream=True, options={**GREEDY, "num_predict": 60}) if c.message.tool_calls]
+    streamed = [c for c in client.chat(model="smollm2-tools", messages=ask, tools=[TOOL], format=call_schema, stream=True, options={**GREEDY, "num_predict": 60}) if c.message.tool_calls]
     assert [c.message.tool_calls[0].function.name for c in streamed] == ["get_weather"]
 
 

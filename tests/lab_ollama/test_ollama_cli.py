@@ -1,10 +1,13 @@
 """``course ollama …`` against a live lab Ollama: output, exit codes, error lines."""
 
 import json
+import os
 import re
 import subprocess
 
 import pytest
+
+from course_lib.lab_ollama.pull import not_in_lab
 
 from ..helpers import COURSE, free_port
 
@@ -18,9 +21,9 @@ def ollama(lab, client, pulled):
     client.create(model=SHORT, from_=M, parameters={"num_predict": 16, "stop": ["<|im_start|>", "<|im_end|>"]})
     client.create(model="cli-json", from_=M, parameters={"num_predict": 200, "temperature": 0, "stop": ["<|im_start|>", "<|im_end|>"]})
 
-    def run(*args: str, stdin: str | None = None, host: str = host) -> subprocess.CompletedProcess:
-        return subprocess.run([COURSE, "ollama", *args], input=stdin, capture_output=True, text=True,
-                              timeout=300, env={"OLLAMA_HOST": host, "PATH": "/usr/bin:/bin"})  # fmt: skip
+    def run(*args: str, stdin: str | None = None, host: str = host, cwd=None) -> subprocess.CompletedProcess:
+        return subprocess.run([COURSE, "ollama", *args], input=stdin, capture_output=True, text=True, cwd=cwd,
+                              timeout=300, env={"OLLAMA_HOST": host, "PATH": "/usr/bin:/bin", "PYTHONPATH": os.environ.get("PYTHONPATH", "")})  # fmt: skip
 
     return run
 
@@ -114,7 +117,7 @@ def test_create_from_a_local_gguf_uploads_a_blob(ollama, tmp_path):
     [
         ("FROM smollm2:135m\nFOO bar\n", 'Error: (line 2): command must be one of "from", "license"'),
         ("PARAMETER temperature 1\n", "Error: no FROM line"),
-        ("FROM smollm2:135m\nPARAMETER temperature hot\n", "Error: (line 2): invalid float value [hot]"),
+        ("FROM smollm2:135m\nPARAMETER temperature hot\n", "Error: invalid float value [hot]"),
         ("FROM smollm2:135m\nSYSTEM \"\"\"unclosed\n", "Error: unexpected EOF"),
     ],
 )
@@ -131,12 +134,23 @@ def test_bad_modelfiles(ollama, tmp_path, modelfile, error):
         (("stop", "nope"), 'Error: couldn\'t find model "nope" to stop'),
         (("rm", "nope"), "Error: model 'nope' not found"),
         (("cp", "nope", "x"), 'Error: model "nope" not found'),
-        (("pull", "nope:1b"), "Error: pull model manifest: file does not exist"),
+        (("pull", "nope:1b"), "Error: " + not_in_lab()),
     ],
 )
 def test_errors(ollama, args, error):
     result = ollama(*args)
     assert (result.returncode, result.stderr.strip()) == (1, error)
+
+
+def test_pull_of_a_model_the_lab_lacks_says_why_and_lists_what_it_has(ollama):
+    result = ollama("pull", "llama3.2")
+    assert result.returncode == 1 and "offline lab carries only the course's models" in result.stderr
+    assert "smollm2:135m" in result.stderr and "all-minilm" in result.stderr
+
+
+def test_create_without_a_modelfile_is_ollamas_error(ollama, tmp_path):
+    result = ollama("create", "nothing", cwd=tmp_path)
+    assert (result.returncode, result.stderr.strip()) == (1, "Error: no Modelfile or safetensors files found")
 
 
 def test_no_server(ollama):

@@ -82,13 +82,59 @@ def test_models(openai_client):
     assert (one.id, one.object) == (M, "model")
 
 
-def test_embeddings_float_and_base64(openai_client, lab):
-    reply = openai_client.embeddings.create(model=M, input=["a", "b"])
-    assert [d.index for d in reply.data] == [0, 1] and len(reply.data[0].embedding) == 576
-    raw = requests.post(lab.url + "/v1/embeddings", json={"model": M, "input": "a", "encoding_format": "base64"}, timeout=60).json()
+def test_embeddings_float_and_base64(openai_client, lab, client):
+    list(client.pull("all-minilm", stream=True))
+    reply = openai_client.embeddings.create(model="all-minilm", input=["a", "b"])
+    assert [d.index for d in reply.data] == [0, 1] and len(reply.data[0].embedding) == 384
+    raw = requests.post(lab.url + "/v1/embeddings", json={"model": "all-minilm", "input": "a", "encoding_format": "base64"}, timeout=60).json()
     packed = base64.b64decode(raw["data"][0]["embedding"])
     floats = struct.unpack(f"<{len(packed) // 4}f", packed)
     assert all(abs(x - y) < 1e-5 for x, y in zip(floats, reply.data[0].embedding))
+
+
+def test_role_only_in_the_first_stream_chunk(lab, pulled):
+    body = {"model": M, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 6, "stream": True, "temperature": 0}
+    with requests.post(lab.url + "/v1/chat/completions", json=body, stream=True, timeout=60) as reply:
+        chunks = [json.loads(line[6:]) for line in reply.iter_lines() if line and line != b"data: [DONE]"]
+    deltas = [c["choices"][0]["delta"] for c in chunks]
+    assert deltas[0]["role"] == "assistant" and len(deltas) >= 3
+    assert all("role" not in d for d in deltas[1:])
+
+
+def test_max_completion_tokens_is_ignored_as_ollama_does(openai_client):
+    """Ollama's request type has no max_completion_tokens: only max_tokens caps."""
+    ask = [{"role": "user", "content": "Write a long story about a dragon."}]
+    capped = openai_client.chat.completions.create(model=M, messages=ask, max_tokens=5, temperature=0)
+    ignored = openai_client.chat.completions.create(model=M, messages=ask, max_completion_tokens=5, temperature=0,
+                                                    extra_body={"max_tokens": 12})  # fmt: skip
+    assert capped.usage.completion_tokens == 5 and ignored.usage.completion_tokens == 12
+
+
+def test_reasoning_effort_is_think_and_smollm2_cannot(openai_client):
+    from openai import BadRequestError
+
+    with pytest.raises(BadRequestError) as error:
+        openai_client.chat.completions.create(model=M, messages=[{"role": "user", "content": "Hi"}], reasoning_effort="low")
+    assert error.value.body["message"] == '"smollm2:135m" does not support thinking'
+    none = openai_client.chat.completions.create(model=M, messages=[{"role": "user", "content": "Hi"}],
+                                                 reasoning_effort="none", max_tokens=2)  # fmt: skip
+    assert none.choices[0].message.role == "assistant"
+
+
+def test_content_parts_become_messages_joined_by_a_blank_line(lab, pulled):
+    parts = [{"type": "text", "text": "First part."}, {"type": "text", "text": "Second part."}]
+    body = {"model": M, "messages": [{"role": "user", "content": parts}], "max_tokens": 1, "temperature": 0}
+    as_parts = requests.post(lab.url + "/v1/chat/completions", json=body, timeout=60).json()
+    body["messages"] = [{"role": "user", "content": "First part.\n\nSecond part."}]
+    as_text = requests.post(lab.url + "/v1/chat/completions", json=body, timeout=60).json()
+    assert as_parts["usage"]["prompt_tokens"] == as_text["usage"]["prompt_tokens"]
+
+
+def test_usage_counts_the_whole_prompt(openai_client):
+    ask = [{"role": "user", "content": "Tell me about the sea."}]
+    first = openai_client.chat.completions.create(model=M, messages=ask, max_tokens=2, temperature=0)
+    again = openai_client.chat.completions.create(model=M, messages=ask, max_tokens=2, temperature=0)
+    assert again.usage.prompt_tokens == first.usage.prompt_tokens > 20  # cached or not
 
 
 @pytest.mark.parametrize(
@@ -98,6 +144,8 @@ def test_embeddings_float_and_base64(openai_client, lab):
         ("/v1/chat/completions", {"model": M, "messages": []}, 400, "invalid_request_error", "[] is too short - 'messages'"),
         ("/v1/chat/completions", {"model": M, "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x/cat.png"}}]}]},
          400, "invalid_request_error", "image URLs are not currently supported, please use base64 encoded data instead"),
+        ("/v1/chat/completions", {"model": M, "messages": [{"role": "user", "content": None}]}, 400, "invalid_request_error",
+         "invalid message content type: <nil>"),
         ("/v1/embeddings", {"model": M, "input": "a", "encoding_format": "int8"}, 400, "invalid_request_error",
          "Invalid value for 'encoding_format' = int8. Supported values: ['float', 'base64']."),
         ("/v1/embeddings", {"model": "nope", "input": "a"}, 404, "not_found_error", 'model "nope" not found, try pulling it first'),

@@ -26,6 +26,31 @@ def test_settings_bind_loopback_by_default(monkeypatch, tmp_path):
     assert LabSettings().num_parallel == 4
 
 
+def test_bad_settings_warn_and_fall_back_as_go_does(monkeypatch, tmp_path, caplog):
+    """Ollama's envconfig: trimmed of spaces and quotes; a bad number warns and keeps
+    the default instead of stopping the server; ParseBool's rejects count as true."""
+    monkeypatch.setenv("COURSE_HOME", str(tmp_path))
+    for value in ("0", "abc", "-2"):
+        monkeypatch.setenv("OLLAMA_NUM_PARALLEL", value)
+        assert LabSettings().num_parallel == 1
+    assert "invalid environment variable, using default key=OLLAMA_NUM_PARALLEL" in caplog.text
+    monkeypatch.setenv("OLLAMA_NUM_PARALLEL", ' "2" ')
+    monkeypatch.setenv("OLLAMA_NOPRUNE", "yes")
+    settings = LabSettings()
+    assert (settings.num_parallel, settings.noprune) == (2, True)
+
+
+def test_kv_cache_type_needs_flash_attention(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_HOME", str(tmp_path))
+    monkeypatch.setenv("OLLAMA_KV_CACHE_TYPE", "q8_0")
+    assert LabSettings().cache_type == "q8_0" and LabSettings().flash_attention_mode is None
+    monkeypatch.setenv("OLLAMA_FLASH_ATTENTION", "0")
+    assert LabSettings().cache_type == "f16"
+    monkeypatch.setenv("OLLAMA_FLASH_ATTENTION", "1")
+    monkeypatch.setenv("OLLAMA_KV_CACHE_TYPE", "q5_1")
+    assert LabSettings().cache_type == "f16"
+
+
 def test_foreground_serve_answers_and_stops_on_ctrl_c(tmp_path):
     port = free_port()
     env = {**os.environ, "OLLAMA_HOST": f"127.0.0.1:{port}", "OLLAMA_MODELS": str(tmp_path)}

@@ -72,11 +72,11 @@ def test_commands_keep_their_line_numbers():
         ("", "no FROM line"),
         ('FROM m\nSYSTEM """never closed\n', "unexpected EOF"),
         ('FROM m\nSYSTEM "never closed\n', "unexpected EOF"),
-        ("FROM m\nPARAMETER foo 1\n", "(line 2): unknown parameter 'foo'"),
-        ("FROM m\n\nPARAMETER temperature abc\n", "(line 3): invalid float value [abc]"),
-        ("FROM m\nPARAMETER num_ctx 4k\n", "(line 2): invalid int value [4k]"),
-        ("FROM m\nPARAMETER num_ctx 4.0\n", "(line 2): invalid int value [4.0]"),
-        ("FROM m\nPARAMETER use_mmap yes\n", "(line 2): invalid bool value [yes]"),
+        ("FROM m\nPARAMETER foo 1\n", "unknown parameter 'foo'"),
+        ("FROM m\n\nPARAMETER temperature abc\n", "invalid float value [abc]"),
+        ("FROM m\nPARAMETER num_ctx 4k\n", "invalid int value [4k]"),
+        ("FROM m\nPARAMETER num_ctx 4.0\n", "invalid int value [4.0]"),
+        ("FROM m\nPARAMETER use_mmap yes\n", "invalid bool value [yes]"),
     ],
 )
 def test_errors_are_ollamas_with_the_line(text, message):
@@ -85,9 +85,10 @@ def test_errors_are_ollamas_with_the_line(text, message):
     assert str(error.value).startswith(message)
 
 
-def test_deprecated_parameters_only_warn():
+def test_deprecated_parameters_warn_and_are_dropped():
+    """As Ollama's parser.go: a warning, and the parameter is not stored."""
     m = parse("FROM m\nPARAMETER penalize_newline true\n")
-    assert m.parameters == {"penalize_newline": True}
+    assert m.parameters == {}
     assert m.warnings == ["warning: parameter penalize_newline is deprecated"]
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from course_lib.lab_ollama.catalog import CHATML_TEMPLATE
+from course_lib.lab_ollama.catalog import SMOLLM2_TEMPLATE, TOOLS_CHATML_TEMPLATE
 from course_lib.lab_ollama.gotemplate import TemplateError, fields, parse, render
 
 
@@ -17,7 +17,7 @@ def msg(role, content):
 
 
 def test_chatml_chat_with_system():
-    text = render(CHATML_TEMPLATE, values(
+    text = render(SMOLLM2_TEMPLATE, values(
         System="Be brief.", Messages=[msg("user", "Hi"), msg("assistant", "Hello!"), msg("user", "Why?")],
     ))  # fmt: skip
     assert text == (
@@ -30,14 +30,14 @@ def test_chatml_chat_with_system():
 
 
 def test_chatml_generate_with_prompt_only():
-    assert render(CHATML_TEMPLATE, values(Prompt="2+2?")) == (
+    assert render(SMOLLM2_TEMPLATE, values(Prompt="2+2?")) == (
         "<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n"
     )
 
 
 def test_chatml_tools_are_listed_as_json():
     tool = {"Function": {"name": "add", "parameters": {"type": "object"}}}
-    text = render(CHATML_TEMPLATE, values(Tools=[tool], Messages=[msg("user", "1+1")]))
+    text = render(TOOLS_CHATML_TEMPLATE, values(Tools=[tool], Messages=[msg("user", "1+1")]))
     assert '{"type": "function", "function": {"name":"add","parameters":{"type":"object"}}}' in text
 
 
@@ -74,6 +74,8 @@ def test_broken_templates_fail_like_go(source, message):
 
 
 def test_fields_reveal_capabilities():
-    assert {"Tools", "Messages", "System", "Prompt"} <= fields(parse(CHATML_TEMPLATE))
-    assert "Suffix" not in fields(parse(CHATML_TEMPLATE))
+    assert {"Tools", "Messages", "System", "Prompt"} <= fields(parse(TOOLS_CHATML_TEMPLATE))
+    assert {"Messages", "System", "Prompt"} <= fields(parse(SMOLLM2_TEMPLATE))
+    assert "Tools" not in fields(parse(SMOLLM2_TEMPLATE)), "the library's smollm2 template has no tools branch"
+    assert "Suffix" not in fields(parse(SMOLLM2_TEMPLATE))
     assert "Suffix" in fields(parse("<PRE> {{ .Prompt }} <SUF>{{ .Suffix }} <MID>"))

@@ -44,6 +44,12 @@ def check_think(value: Any, model: StoredModel, model_text: str) -> bool:
     return True
 
 
+def check_completion(model: StoredModel, model_text: str, action: str) -> None:
+    """An embedding model neither generates nor chats: ``"m" does not support chat``."""
+    if "completion" not in model.capabilities():
+        raise bad_request(f'"{model_text}" does not support {action}')
+
+
 def check_capability(model: StoredModel, capability: str) -> None:
     """``<full name> does not support tools|insert|vision``."""
     if capability not in model.capabilities():

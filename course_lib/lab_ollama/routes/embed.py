@@ -1,4 +1,11 @@
-"""``/api/embed`` (normalised, batched) and the legacy ``/api/embeddings`` (raw)."""
+"""``/api/embed`` (normalised, batched) and the legacy ``/api/embeddings``.
+
+Only an embedding model embeds (a GGUF with a pooling type, such as ``all-minilm``):
+a generation model loads, then fails with the runner's text, 501 on ``/api/embed``
+and ``/v1/embeddings``, 500 on ``/api/embeddings``, as Ollama 0.33 answers.
+The legacy route returns the pooled vector as the runner gives it (llama-server
+normalises by default; MiniLM's is mean-pooled, then normalised here too).
+"""
 
 from __future__ import annotations
 
@@ -10,13 +17,14 @@ from fastapi.concurrency import run_in_threadpool
 
 from ..completion import model_options
 from ..describe import StoredModel
-from ..errors import bad_request, read_body
+from ..errors import OllamaError, bad_request, read_body
 from ..runner.options import parse_keep_alive
 from ..schemas import EmbeddingsRequest, EmbedRequest
 from . import common
 
 router = APIRouter()
 NOT_FOUND = 'model "{}" not found, try pulling it first'
+NO_EMBEDDINGS = "This server does not support embeddings. Start it with `--embeddings`"
 
 
 def normalise(vector: list[float]) -> list[float]:
@@ -40,6 +48,8 @@ async def embed_texts(
     loaded = await sched.acquire(model, options, keep_alive)
     load_duration = time.perf_counter_ns() - started
     try:
+        if texts and not model.embeds:  # the model loads first, as in Ollama
+            raise OllamaError(501, NO_EMBEDDINGS)
         vectors, count = [], 0
         for text in texts:
             tokens = loaded.runner.tokenize(text)
@@ -59,7 +69,7 @@ async def embed(request: Request) -> dict:
     started = time.perf_counter_ns()
     body = await read_body(request, EmbedRequest)
     if not body.model:
-        raise common.OllamaError(404, "model '' not found")
+        raise OllamaError(404, "model '' not found")
     model = common.find_model(request, body.model, NOT_FOUND)
     keep_alive = parse_keep_alive(body.keep_alive)
     if isinstance(body.input, str):
@@ -89,5 +99,10 @@ async def embeddings(request: Request) -> dict:
     model = common.find_model(request, body.model, NOT_FOUND)
     keep_alive = parse_keep_alive(body.keep_alive)
     texts = [body.prompt] if body.prompt else []
-    vectors, _, _ = await embed_texts(request, model, texts, body.options, keep_alive)
-    return {"embedding": vectors[0] if vectors else []}
+    try:
+        vectors, _, _ = await embed_texts(request, model, texts, body.options, keep_alive)
+    except OllamaError as exc:
+        if exc.status == 501:  # this route turns the runner's error into a 500
+            raise OllamaError(500, exc.message) from exc
+        raise
+    return {"embedding": normalise(vectors[0]) if vectors else []}

@@ -71,19 +71,7 @@ def _parse(text: str, message: str = "invalid model name") -> ModelName:
 @router.api_route("/api/tags", methods=["GET", "HEAD"])
 def tags(request: Request) -> dict:
     store = _store(request)
-    entries = []
-    for name, _ in store.models():
-        model = describe.load(store, name)
-        entries.append(
-            {
-                "name": name.display,
-                "model": name.display,
-                "modified_at": model.modified_at,
-                "size": model.size,
-                "digest": model.digest,
-                "details": model.details(),
-            }
-        )
+    entries = [describe.tags_entry(describe.load(store, name)) for name, _ in store.models()]
     entries.sort(key=lambda e: e["modified_at"], reverse=True)
     return {"models": entries}
 

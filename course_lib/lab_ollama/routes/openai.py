@@ -70,7 +70,8 @@ async def _json(request: Request) -> dict:
 def _options(data: dict) -> dict:
     """OpenAI fields as Ollama options; temperature and top_p default to 1.0 here."""
     options: dict[str, Any] = {"temperature": 1.0, "top_p": 1.0}
-    for field, option in (("max_tokens", "num_predict"), ("max_completion_tokens", "num_predict"),
+    # ``max_completion_tokens`` is not read: Ollama's request type has no such field.
+    for field, option in (("max_tokens", "num_predict"),
                           ("temperature", "temperature"), ("top_p", "top_p"), ("seed", "seed"),
                           ("frequency_penalty", "frequency_penalty"), ("presence_penalty", "presence_penalty")):  # fmt: skip
         if data.get(field) is not None:
@@ -79,8 +80,18 @@ def _options(data: dict) -> dict:
     if isinstance(stop, str):
         options["stop"] = [stop]
     elif isinstance(stop, list):
-        options["stop"] = stop
+        options["stop"] = [item for item in stop if isinstance(item, str)]
     return options
+
+
+def _think(data: dict) -> bool | str | None:
+    """``reasoning_effort`` (or ``reasoning.effort``) as Ollama's think; ``none`` = off."""
+    effort = data.get("reasoning_effort")
+    if effort is None and isinstance(data.get("reasoning"), dict):
+        effort = data["reasoning"].get("effort")
+    if effort is None:
+        return None
+    return False if effort == "none" else effort
 
 
 def _format(data: dict) -> Any:
@@ -92,21 +103,31 @@ def _format(data: dict) -> Any:
     return None
 
 
-def _content(value: Any) -> tuple[str, list[str]]:
-    """A message's text and its images (base64 data URLs only, as in Ollama)."""
-    if isinstance(value, str) or value is None:
-        return value or "", []
-    texts, images = [], []
+def _parts(role: str, value: Any) -> list[dict]:
+    """A message's content as Ollama's messages: a string is one message; each text
+    part and each image (base64 data URLs only) of a list becomes one of its own,
+    merged again with ``"\\n\\n"`` when the prompt is built, as Ollama does."""
+    if isinstance(value, str):
+        return [{"role": role, "content": value}]
+    if not isinstance(value, list):
+        raise bad_request(f"invalid message content type: {_go_type(value)}")
+    out = []
     for part in value:
         if part.get("type") == "text":
-            texts.append(part.get("text", ""))
+            out.append({"role": role, "content": part.get("text", "")})
         elif part.get("type") == "image_url":
             url = part.get("image_url", {})
             url = url.get("url", "") if isinstance(url, dict) else url
             if not url.startswith("data:"):
                 raise bad_request("image URLs are not currently supported, please use base64 encoded data instead")
-            images.append(url.split(",", 1)[-1])
-    return "\n".join(texts), images
+            out.append({"role": role, "content": "", "images": [url.split(",", 1)[-1]]})
+    return out
+
+
+def _go_type(value: Any) -> str:
+    """How Go's ``%T`` names a decoded JSON value (``<nil>`` for null)."""
+    return {type(None): "<nil>", bool: "bool", int: "float64", float: "float64", dict: "map[string]interface {}"}.get(
+        type(value), type(value).__name__)  # fmt: skip
 
 
 def _messages(data: dict) -> list[dict]:
@@ -117,18 +138,17 @@ def _messages(data: dict) -> list[dict]:
         raise bad_request("[] is too short - 'messages'")
     out = []
     for m in messages:
-        content, images = _content(m.get("content"))
-        message = {"role": str(m.get("role", "")).lower(), "content": content}
-        if images:
-            message["images"] = images
+        role = str(m.get("role", "")).lower()
         if m.get("tool_calls"):
-            message["tool_calls"] = [
-                {"function": {"name": c["function"]["name"], "arguments": _arguments(c["function"].get("arguments"))}}
-                for c in m["tool_calls"]
-            ]
+            calls = [{"function": {"name": c["function"]["name"], "arguments": _arguments(c["function"].get("arguments"))}}
+                     for c in m["tool_calls"]]  # fmt: skip
+            out.append({"role": role, "content": m.get("content") or "", "tool_calls": calls})
+            continue
+        parts = _parts(role, m.get("content"))
         if m.get("tool_call_id"):
-            message["tool_call_id"] = m["tool_call_id"]
-        out.append(message)
+            for part in parts:
+                part["tool_call_id"] = m["tool_call_id"]
+        out.extend(parts)
     return out
 
 
@@ -163,76 +183,91 @@ def _openai_calls(calls: list[dict]) -> list[dict]:
     ]  # fmt: skip
 
 
-@router.post("/v1/chat/completions")
-@openai_errors
-async def chat_completions(request: Request) -> Response:
-    data = await _json(request)
+def _chat_spec(request: Request, data: dict) -> tuple[Spec, list[dict], list[dict] | None]:
+    """The checks of ``/v1/chat/completions``, in Ollama's order, and what to run."""
     model_text = data.get("model") or ""
     if not model_text:
         raise bad_request("model is required")
     model = common.find_model(request, model_text, "model '{}' not found")
+    common.check_completion(model, model_text, "chat")
     messages = prompts.chat_messages(model, _messages(data))
     tools = data.get("tools") or None
     if tools:
         common.check_capability(model, "tools")
     if any(m.get("images") for m in messages):
         common.check_capability(model, "vision")
+    common.check_think(_think(data), model, model_text)
     options = model_options(model, _options(data), request.app.state.settings.context_length)
     top = common.top_logprobs(bool(data.get("logprobs")), int(data.get("top_logprobs") or 0))
-    stream = bool(data.get("stream"))
-    spec = Spec(model=model, prompt="", options=options, stream=stream,
+    spec = Spec(model=model, prompt="", options=options, stream=bool(data.get("stream")),
                 grammar=common.grammar(_format(data)), top_logprobs=top)  # fmt: skip
+    return spec, messages, tools
+
+
+@router.post("/v1/chat/completions")
+@openai_errors
+async def chat_completions(request: Request) -> Response:
+    data = await _json(request)
+    spec, messages, tools = _chat_spec(request, data)
+    model, top = spec.model, spec.top_logprobs
     job = await completion.start(common.scheduler(request), spec, render=lambda count: prompts.fit_chat(
-        model.template or "", messages, tools, count, options["num_ctx"]))  # fmt: skip
+        model.template or "", messages, tools, count, spec.options["num_ctx"]))  # fmt: skip
     names = {t.get("function", {}).get("name") for t in tools or []}
-    ident, created = f"chatcmpl-{random.randint(0, 998)}", int(time.time())
-    head = {"id": ident, "created": created, "model": model_text, "system_fingerprint": "fp_ollama"}
+    head = {"id": f"chatcmpl-{random.randint(0, 998)}", "created": int(time.time()), "model": data["model"],
+            "system_fingerprint": "fp_ollama"}  # fmt: skip
+    if spec.stream:
+        include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
+        return ClosingStream(_chat_events(job, head, names if tools else None, include_usage), job, SSE)
+    event = await job.result(request)
+    calls, content = tool_calls.parse(event["text"], names) if tools else ([], event["text"])
+    message: dict = {"role": "assistant", "content": content}
+    if calls:
+        message["tool_calls"] = _openai_calls(calls)
+    choice = {"index": 0, "message": message, "finish_reason": _finish(event["done_reason"], calls)}
+    if top >= 0:
+        choice["logprobs"] = _logprobs(event["logprobs"])
+    return JSONResponse({**head, "object": "chat.completion", "choices": [choice], "usage": _usage(event)})
 
-    if not stream:
-        event = await job.result(request)
-        calls, content = tool_calls.parse(event["text"], names) if tools else ([], event["text"])
-        message: dict = {"role": "assistant", "content": content}
-        if calls:
-            message["tool_calls"] = _openai_calls(calls)
-        choice = {"index": 0, "message": message,
-                  "finish_reason": "tool_calls" if calls else event["done_reason"]}  # fmt: skip
-        if top >= 0:
-            choice["logprobs"] = _logprobs(event["logprobs"])
-        return JSONResponse({**head, "object": "chat.completion", "choices": [choice], "usage": _usage(event)})
 
-    include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
+def _finish(reason: str, calls: list[dict]) -> str:
+    """``tool_calls`` replaces ``stop`` only, as in Ollama's ``openai.go``."""
+    return "tool_calls" if calls and reason == "stop" else reason
+
+
+async def _chat_events(job, head: dict, names: set | None, include_usage: bool) -> AsyncIterator[bytes]:
+    """SSE chunks: ``role`` in the first delta only, a finish chunk with ``delta: {}``,
+    the usage chunk when asked, ``[DONE]``. A mid-stream error ends the stream without
+    ``[DONE]``, after an error event."""
+    first = True
 
     def chunk(delta: dict, finish: str | None = None, logprobs: list | None = None) -> bytes:
+        nonlocal first
+        if first and delta:
+            delta, first = {"role": "assistant", **delta}, False
         choice: dict = {"index": 0, "delta": delta, "finish_reason": finish}
         if logprobs:
             choice["logprobs"] = _logprobs(logprobs)
         return _sse({**head, "object": "chat.completion.chunk", "choices": [choice]})
 
-    async def events() -> AsyncIterator[bytes]:
-        held, deciding = "", bool(tools)
-        async for event in job.events():
-            if "error" in event:
-                yield _sse(_error(event["error"]))
-                return
-            if "done_reason" in event:
-                calls, content = tool_calls.parse(held, names) if held else ([], "")
-                if calls or content:
-                    delta = {"role": "assistant", "content": content}
-                    if calls:
-                        delta["tool_calls"] = _openai_calls(calls)
-                    yield chunk(delta)
-                yield chunk({}, "tool_calls" if calls else event["done_reason"])
-                if include_usage:
-                    yield _sse({**head, "object": "chat.completion.chunk", "choices": [], "usage": _usage(event)})
-                yield _sse("[DONE]")
-                return
-            if deciding and tool_calls.may_become_call(held + event["text"]):
-                held += event["text"]
-                continue
-            text, held, deciding = held + event["text"], "", False
-            yield chunk({"role": "assistant", "content": text}, None, event["logprobs"])
-
-    return ClosingStream(events(), job, SSE)
+    held, deciding = "", names is not None
+    async for event in job.events():
+        if "error" in event:
+            yield _sse(_error(event["error"]))
+            return
+        if "done_reason" in event:
+            calls, content = tool_calls.parse(held, names or set()) if held else ([], "")
+            if calls or content:
+                yield chunk({"content": content, **({"tool_calls": _openai_calls(calls)} if calls else {})})
+            yield chunk({}, _finish(event["done_reason"], calls))
+            if include_usage:
+                yield _sse({**head, "object": "chat.completion.chunk", "choices": [], "usage": _usage(event)})
+            yield _sse("[DONE]")
+            return
+        if deciding and tool_calls.may_become_call(held + event["text"]):
+            held += event["text"]
+            continue
+        text, held, deciding = held + event["text"], "", False
+        yield chunk({"content": text}, None, event["logprobs"])
 
 
 @router.post("/v1/completions")

@@ -5,7 +5,9 @@ holding the next token of each generating sequence plus prompt chunks of the one
 still reading their prompt, calls ``llama_decode`` once, then samples each slot.
 Requests beyond the slots wait in order. A slot keeps its tokens' KV cache after a
 request, so a follow-up that shares the prefix (the next turn of a chat) only
-evaluates what is new, as Ollama's ``prompt_eval_count`` shows.
+evaluates what is new: its ``prompt_eval_duration`` is shorter, while
+``prompt_eval_count`` stays the whole prompt, cached tokens included (Ollama ≥ 0.30.1,
+``llm/llama_server.go``: ``cache_n + prompt_n``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ log = logging.getLogger("lab_ollama.runner")
 llama_logger.set_verbose(False)  # llama.cpp's own chatter only with OLLAMA_DEBUG (serve.py)
 Event = dict
 Emit = Callable[[Event], None]
+CACHE_TYPES = {"f16": llama_cpp.GGML_TYPE_F16, "q8_0": llama_cpp.GGML_TYPE_Q8_0, "q4_0": llama_cpp.GGML_TYPE_Q4_0}
+FLASH_ATTENTION = {None: llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO, True: llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED,
+                   False: llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,8 @@ class RunnerConfig:
     num_batch: int = 512
     num_thread: int = 2
     use_mmap: bool | None = None
+    cache_type: str = "f16"  # OLLAMA_KV_CACHE_TYPE: f16, q8_0 or q4_0
+    flash_attention: bool | None = None  # OLLAMA_FLASH_ATTENTION: None = auto
 
 
 @dataclass(eq=False)
@@ -150,6 +157,8 @@ class LlamaRunner:
         params.kv_unified = False
         params.n_threads = params.n_threads_batch = cfg.num_thread
         params.embeddings = embeddings
+        params.type_k = params.type_v = CACHE_TYPES[cfg.cache_type]
+        params.flash_attn_type = FLASH_ATTENTION[cfg.flash_attention]
         if embeddings:
             params.pooling_type = llama_cpp.LLAMA_POOLING_TYPE_MEAN
         return LlamaContext(model=self.model, params=params, verbose=False)
@@ -393,7 +402,8 @@ class LlamaRunner:
         first = sequence.first_token or end
         done: Event = {
             "done_reason": reason,
-            "prompt_eval_count": sequence.evaluated,
+            "prompt_eval_count": len(sequence.prompt),  # the whole prompt, cached part too
+            "prompt_cached": len(sequence.prompt) - sequence.evaluated,
             "prompt_eval_duration": first - sequence.started,
             "eval_count": len(sequence.generated),
             "eval_duration": end - first,

@@ -101,6 +101,8 @@ class Scheduler:
             num_batch=options["num_batch"],
             num_thread=options["num_thread"] or default_threads(),
             use_mmap=options["use_mmap"],
+            cache_type=self.settings.cache_type,
+            flash_attention=self.settings.flash_attention_mode,
         )
         ka = self.default_keep_alive if keep_alive is None else keep_alive
         loaded = Loaded(model=model, config=config, options=options.runner, keep_alive=ka)

@@ -7,6 +7,8 @@ import time
 
 import requests
 
+from .marks import caught_publicly
+
 
 # --- 02 q1: generate --------------------------------------------------------------------
 
@@ -69,6 +71,17 @@ def stream_yields_chunks(base_url, model, messages, options=None):
     yield from _chat_lines(base_url, model, messages, options)
 
 
+@caught_publicly
+def stream_ignores_error_line(base_url, model, messages, options=None):
+    """The guide's loop: no check for an {"error"} line after the stream started."""
+    for chunk in _chat_lines(base_url, model, messages, options):
+        content = chunk.get("message", {}).get("content")
+        if content:
+            yield content
+        if chunk.get("done"):
+            return
+
+
 # --- 02 q3: tokens per second ----------------------------------------------------------
 
 
@@ -99,6 +112,7 @@ class SessionRight:
     send_history = True
     keep_reply = True
     send_options = True
+    rollback = True
 
     def __init__(self, base_url, model, system=None, options=None):
         self.base_url, self.model, self.options = base_url, model, options
@@ -110,14 +124,25 @@ class SessionRight:
         body = {"model": self.model, "messages": sent, "stream": False}
         if self.options and self.send_options:
             body["options"] = self.options
-        content = requests.post(f"{self.base_url}/api/chat", json=body, timeout=120).json()["message"]["content"]
+        reply = requests.post(f"{self.base_url}/api/chat", json=body, timeout=120)
+        if not reply.ok and self.rollback:
+            self.history.pop()
+        reply.raise_for_status()
+        content = reply.json()["message"]["content"]
         if self.keep_reply:
             self.history.append({"role": "assistant", "content": content})
         return content
 
 
+@caught_publicly
 class SessionSendsLatestOnly(SessionRight):
     send_history = False
+
+
+class SessionKeepsFailedTurn(SessionRight):
+    """Leaves the unanswered user message in history after a failed request."""
+
+    rollback = False
 
 
 class SessionForgetsReplies(SessionRight):
@@ -172,6 +197,46 @@ def robust_no_retry(*args, **kwargs):
     return _robust(*args, **{**kwargs, "retries": 0})
 
 
+def robust_retries_every_5xx(base_url, model, prompt, options=None, timeout=30.0, retries=3, backoff=0.5):
+    """Retries a 500 (a bad option type) as if it were a busy server."""
+    body = {"model": model, "prompt": prompt, "stream": False, **({"options": options} if options else {})}
+    for attempt in range(retries + 1):
+        if attempt:
+            time.sleep(backoff * 2 ** (attempt - 1))
+        try:
+            reply = requests.post(f"{base_url}/api/generate", json=body, timeout=timeout)
+        except (requests.ConnectionError, requests.Timeout):
+            continue
+        if reply.status_code >= 500:
+            continue
+        if reply.status_code == 404:
+            raise LookupError(f"model {model!r} not found: pull it first")
+        reply.raise_for_status()
+        return reply.json()["response"]
+    raise RuntimeError(f"no answer after {retries + 1} attempts")
+
+
+# --- 02 q7: predict the prompt cache -----------------------------------------------------
+
+
+def predict_right(prompt_tokens, first_prompt_ms):
+    return {"prompt_eval_count": prompt_tokens, "evaluated_tokens": 1, "prompt_eval_ms": first_prompt_ms / prompt_tokens}
+
+
+@caught_publicly
+def predict_count_drops(prompt_tokens, first_prompt_ms):
+    """The old lesson's claim: the count drops to what is evaluated."""
+    return {"prompt_eval_count": 1, "evaluated_tokens": 1, "prompt_eval_ms": first_prompt_ms / prompt_tokens}
+
+
+def predict_nothing_evaluated(prompt_tokens, first_prompt_ms):
+    return {"prompt_eval_count": prompt_tokens, "evaluated_tokens": 0, "prompt_eval_ms": 0.0}
+
+
+def predict_no_cache(prompt_tokens, first_prompt_ms):
+    return {"prompt_eval_count": prompt_tokens, "evaluated_tokens": prompt_tokens, "prompt_eval_ms": first_prompt_ms}
+
+
 # --- 02 q6: structured output ----------------------------------------------------------
 
 
@@ -214,12 +279,22 @@ CASES = {
     ("02_ollama_rest_api", "q1"): ("generate", generate_right,
                                    [generate_ignores_options, generate_no_status_check, generate_streams]),
     ("02_ollama_rest_api", "q2"): ("stream_chat", stream_right,
-                                   [stream_whole_reply, stream_returns_list, stream_yields_chunks]),
+                                   [stream_whole_reply, stream_returns_list, stream_yields_chunks, stream_ignores_error_line]),
     ("02_ollama_rest_api", "q3"): ("tokens_per_second", tps_right,
                                    [tps_milliseconds, tps_total_duration, tps_crashes_on_missing]),
     ("02_ollama_rest_api", "q4"): ("ChatSession", SessionRight,
-                                   [SessionSendsLatestOnly, SessionForgetsReplies, SessionDropsOptions]),
+                                   [SessionSendsLatestOnly, SessionForgetsReplies, SessionDropsOptions, SessionKeepsFailedTurn]),
     ("02_ollama_rest_api", "q5"): ("robust_generate", robust_right,
-                                   [robust_retries_404, robust_http_error_on_404, robust_no_timeout, robust_no_retry]),
+                                   [robust_retries_404, robust_http_error_on_404, robust_no_timeout, robust_no_retry,
+                                    robust_retries_every_5xx]),
     ("02_ollama_rest_api", "q6"): ("ask_json", json_right, [json_format_json, json_returns_text, json_swallows_errors]),
+    ("02_ollama_rest_api", "q7"): ("predict_repeat", predict_right,
+                                   [predict_count_drops, predict_nothing_evaluated, predict_no_cache]),
 }
+
+
+def shared(question, request):
+    """q7's hidden test also reads the learner's explanation."""
+    if question == "q7":
+        return {"WHY_THE_GAP": "One token alone is a whole forward pass, while the first request shared each pass among many tokens."}
+    return {}

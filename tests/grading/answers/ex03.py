@@ -6,6 +6,8 @@ import json
 
 import requests
 
+from .marks import caught_publicly
+
 
 # --- 03 q1: a Modelfile ------------------------------------------------------------------
 
@@ -74,12 +76,22 @@ def parse_right(text, case_sensitive=False, stop_list=True, need_from=True):
     return result
 
 
+@caught_publicly
 def parse_case_sensitive(text):
     return parse_right(text, case_sensitive=True)
 
 
 def parse_last_stop_wins(text):
     return parse_right(text, stop_list=False)
+
+
+@caught_publicly
+def parse_keeps_text_after_closing_quotes(text):
+    """Takes what follows the closing triple quotes on its line into the SYSTEM value."""
+    result = parse_right(text)
+    if result["system"] is not None and text.count('"""') >= 2:
+        result["system"] += text.split('"""')[2].split("\n", 1)[0]
+    return result
 
 
 def parse_without_from(text):
@@ -124,32 +136,63 @@ def create_ignores_errors(*args):
     return _create_and_read(*args, check=False)
 
 
-# --- 03 q4: ChatML ------------------------------------------------------------------------
+# --- 03 q4: the prompt Ollama renders ------------------------------------------------------
 
 
-def chatml_right(messages):
-    return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages) + "<|im_start|>assistant\n"
+def _prompt(messages, system, default_always=False, default_never=False, collate=True, prefill=True):
+    first_is_system = bool(messages) and messages[0]["role"] == "system"
+    if system and not default_never and (default_always or not first_is_system):
+        messages = [{"role": "system", "content": system}, *messages]
+    out = ""
+    if collate:
+        systems = [m["content"] for m in messages if m["role"] == "system"]
+        out = "<|im_start|>system\n" + "\n\n".join(systems) + "<|im_end|>\n" if systems else ""
+    for i, m in enumerate(messages):
+        if m["role"] == "system" and collate:
+            continue
+        out += f"<|im_start|>{m['role']}\n{m['content']}"
+        if not (prefill and i == len(messages) - 1 and m["role"] == "assistant"):
+            out += "<|im_end|>\n"
+    if not prefill or not messages or messages[-1]["role"] != "assistant":
+        out += "<|im_start|>assistant\n"
+    return out
 
 
-def chatml_no_generation_prompt(messages):
-    return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+def prompt_right(messages, system):
+    return _prompt(messages, system)
 
 
-def chatml_no_newline_after_turn(messages):
-    return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>" for m in messages) + "<|im_start|>assistant\n"
+@caught_publicly
+def prompt_without_default_system(messages, system):
+    """The old lesson's answer: what the model sees has no default system prompt."""
+    return _prompt(messages, system, default_never=True)
 
 
-def chatml_drops_system(messages):
-    return chatml_right([m for m in messages if m["role"] != "system"])
+@caught_publicly
+def prompt_default_system_always(messages, system):
+    """Adds SYSTEM even when the chat brings its own first system message."""
+    return _prompt(messages, system, default_always=True)
+
+
+def prompt_system_where_it_stands(messages, system):
+    """Renders a later system message as a turn in place instead of collating it."""
+    return _prompt(messages, system, collate=False)
+
+
+def prompt_always_closes_the_last_turn(messages, system):
+    """Closes an assistant prefill and opens a new assistant turn."""
+    return _prompt(messages, system, prefill=False)
 
 
 CASES = {
     ("03_modelfiles", "q1"): ("MODELFILE", MODELFILE_RIGHT,
                               [MODELFILE_ONE_LINE_SYSTEM, MODELFILE_STOPS_ON_ONE_LINE, MODELFILE_NO_EXAMPLE,
                                MODELFILE_WRONG_CONTEXT]),
-    ("03_modelfiles", "q2"): ("parse_modelfile", parse_right, [parse_case_sensitive, parse_last_stop_wins, parse_without_from]),
+    ("03_modelfiles", "q2"): ("parse_modelfile", parse_right, [parse_case_sensitive, parse_last_stop_wins, parse_without_from,
+                                                              parse_keeps_text_after_closing_quotes]),
     ("03_modelfiles", "q3"): ("create_and_read", create_right,
                               [create_keeps_quotes, create_last_stop_wins, create_ignores_errors]),
-    ("03_modelfiles", "q4"): ("render_chatml", chatml_right,
-                              [chatml_no_generation_prompt, chatml_no_newline_after_turn, chatml_drops_system]),
+    ("03_modelfiles", "q4"): ("ollama_prompt", prompt_right,
+                              [prompt_without_default_system, prompt_default_system_always,
+                               prompt_system_where_it_stands, prompt_always_closes_the_last_turn]),
 }
