@@ -54,7 +54,7 @@ def test_show_gives_what_the_client_needs(client, pulled, lab):
     assert shown.modelinfo["llama.attention.head_count"] == 9
     assert shown.modelinfo["llama.attention.head_count_kv"] == 3
     assert shown.modelinfo["tokenizer.ggml.tokens"] == [], "long arrays only with verbose"
-    assert "completion" in shown.capabilities and "tools" in shown.capabilities
+    assert shown.capabilities == ["completion"]  # the library template has no tools branch
     assert "<|im_start|>" in shown.template
     assert 'stop                           "<|im_end|>"' in shown.parameters
     assert "Apache" in shown.license
