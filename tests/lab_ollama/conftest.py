@@ -53,3 +53,19 @@ def client(lab: Lab):
 def pulled(client):
     """smollm2:135m pulled once; returns the streamed statuses."""
     return list(client.pull("smollm2:135m", stream=True))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _nothing_loaded_after_a_module(request):
+    """Each module leaves the shared lab Ollama with no model loaded, so that a later
+    module's ``ps`` sees only what it loaded (an embedding model stays loaded 5 min)."""
+    yield
+    if "lab" not in request.fixturenames:
+        return
+    import requests
+
+    url = request.getfixturevalue("lab").url
+    for model in requests.get(url + "/api/ps", timeout=10).json()["models"]:
+        embedding = "embedding" in requests.post(url + "/api/show", json={"model": model["name"]}, timeout=30).json().get("capabilities", [])
+        path, body = ("/api/embed", {"input": []}) if embedding else ("/api/generate", {})
+        requests.post(url + path, json={"model": model["name"], "keep_alive": 0, **body}, timeout=60)
