@@ -40,7 +40,12 @@ def start() -> None:
 def run(name: str, command: list[str]) -> int:
     began = time.monotonic()
     print(f"==> {name}: {' '.join(command)}", flush=True)
-    status = subprocess.call(command)
+    child = subprocess.Popen(command)
+    try:
+        status = child.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached the child too: let it finish its own summary
+        status = child.wait()
+        status = status if status else 130
     seconds = time.monotonic() - began
     phases = _load(PHASES, [])
     phases.append({"phase": name, "seconds": round(seconds, 1), "status": status})
