@@ -26,7 +26,8 @@ def is_lab_ollama(headers):
 RIGHT = 'def is_lab_ollama(headers):\n    return any(k.lower() == "x-course-lab" for k in headers)'
 SUBMISSIONS = {
     "right": RIGHT,
-    "wrong": 'def is_lab_ollama(headers):\n    return "X-Course-Lab" in headers',
+    # passes the public checks (every value there is non-empty), fails the hidden empty value
+    "wrong": 'def is_lab_ollama(headers):\n    return any(k.lower() == "x-course-lab" and v for k, v in headers.items())',
     "python_loop": "while True:\n    pass",
     "c_loop": "sum(range(10**15))",
     "exits": "import os\nos._exit(1)",

@@ -33,7 +33,8 @@ def released(tmp_path_factory):
 
 def hidden_assertions() -> set[str]:
     """Every ``assert`` line of every hidden test in the cached autograders, without
-    spaces or quotes, unless a public test has it too."""
+    spaces or quotes, unless a public test has it too (or a longer line containing it,
+    such as the same assertion with a message)."""
     from otter.test_files import OKTestFile
 
     hidden, public = set(), set()
@@ -47,7 +48,7 @@ def hidden_assertions() -> set[str]:
                 for case in cases:
                     lines = {squeeze(line.lstrip(">. ")) for line in case.body.splitlines() if "assert " in line}
                     (hidden if case.hidden else public).update(lines)
-    return hidden - public
+    return {line for line in hidden if not any(line in seen for seen in public)}
 
 
 def squeeze(text: str) -> str:

@@ -123,7 +123,9 @@ def test_a_hang_up_frees_the_slot_at_once(one_slot):
 
 
 def test_a_non_streaming_client_that_leaves_frees_the_slot(one_slot):
-    body = {"model": M, "prompt": "Hi", "stream": False, "options": {"num_predict": 100000, "temperature": 0}}  # greedy "Hi" never stops
+    # raw counting: greedy goes on counting far past 2 s (a templated "Hi" may stop at once)
+    body = {"model": M, "prompt": "1, 2, 3, 4, 5, 6, 7, 8,", "raw": True, "stream": False,
+            "options": {"num_predict": 100000, "temperature": 0}}  # fmt: skip
     with pytest.raises(requests.ReadTimeout):
         requests.post(one_slot.url + "/api/generate", json=body, timeout=2)
     _wait_idle(one_slot.url, timeout=5)
