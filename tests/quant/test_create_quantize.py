@@ -4,6 +4,7 @@ the statuses, the result, Ollama's errors, and a store that survives a kill."""
 import os
 import signal
 import threading
+import time
 
 import ollama
 import pytest
@@ -73,7 +74,7 @@ def test_killed_quantize_leaves_the_store_as_it_was(tmp_path):
 
         def create():
             try:
-                for status in client.create(model="smol-killed", from_=FP16, quantize="q8_0", stream=True):
+                for status in client.create(model="smol-killed", from_=FP16, quantize="q4_K_M", stream=True):
                     if status.status.startswith("quantizing") and status.completed:
                         started.set()
             except Exception:  # the connection dies with the server
@@ -82,10 +83,13 @@ def test_killed_quantize_leaves_the_store_as_it_was(tmp_path):
         worker = threading.Thread(target=create, daemon=True)
         worker.start()
         assert started.wait(120), "no quantize progress"
-        assert any(p.name.endswith("-partial") for p in (models / "blobs").iterdir())
-        os.killpg(pid, signal.SIGKILL)
+        os.killpg(pid, signal.SIGKILL)  # at once: q8_0 of 135M can finish in the time a check takes
         worker.join(30)
+        deadline = time.monotonic() + 30  # SIGKILL is delivered at once, but exiting takes a moment
+        while services.group_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert not services.group_alive(pid)
+        assert any(p.name.endswith("-partial") for p in (models / "blobs").iterdir()), "the kill came after the end"
     with lab_server(models) as (url, _, _):
         client = ollama.Client(host=url)
         assert sorted(p.name for p in (models / "blobs").iterdir()) == before

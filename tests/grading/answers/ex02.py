@@ -20,8 +20,11 @@ def generate_right(base_url, model, prompt, options=None):
     return reply.json()
 
 
-def generate_ignores_options(base_url, model, prompt, options=None):
-    return generate_right(base_url, model, prompt)
+def generate_forwards_num_predict_only(base_url, model, prompt, options=None):
+    """Keeps the length, drops the rest (temperature, ...). Dropping every option is the
+    same mistake, but then nothing bounds the public check's generation: minutes of tokens."""
+    kept = {"num_predict": options["num_predict"]} if options and "num_predict" in options else None
+    return generate_right(base_url, model, prompt, kept)
 
 
 def generate_no_status_check(base_url, model, prompt, options=None):
@@ -277,7 +280,7 @@ def json_swallows_errors(*args):
 
 CASES = {
     ("02_ollama_rest_api", "q1"): ("generate", generate_right,
-                                   [generate_ignores_options, generate_no_status_check, generate_streams]),
+                                   [generate_forwards_num_predict_only, generate_no_status_check, generate_streams]),
     ("02_ollama_rest_api", "q2"): ("stream_chat", stream_right,
                                    [stream_whole_reply, stream_returns_list, stream_yields_chunks, stream_ignores_error_line]),
     ("02_ollama_rest_api", "q3"): ("tokens_per_second", tps_right,
