@@ -22,6 +22,7 @@ def test_foreground_server_answers_and_stops_on_ctrl_c(tmp_path):
             [COURSE, "serve", "vllm", "--port", str(port),
              "--enforce-eager", "--max-num-seqs", "4"],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "VLLM_LOGGING_LEVEL": "INFO"},  # its config line is INFO; a test before may quiet vLLM
         )  # fmt: skip
     root = f"http://127.0.0.1:{port}"
     try:
