@@ -3,7 +3,8 @@
 Standard library only: the first phase creates the virtual environment, so this runs on
 the system Python. ``run`` times one phase and keeps its exit status; ``report`` prints
 the phases, pytest's time per test folder and the slowest tests (written by the pytest
-plugin ``tests.durations``). A failing phase prints the table so far, then fails.
+plugin ``tests.durations``) and the slowest lesson cells (tests/notebooks). A failing
+phase prints the table so far, then fails.
 
     python3 tests/phases.py start
     python3 tests/phases.py run "setup: vLLM engine" make engine
@@ -21,6 +22,7 @@ from pathlib import Path
 BUILD = Path(__file__).resolve().parents[1] / "build"
 PHASES = BUILD / "phases.json"
 DURATIONS = BUILD / "test-durations.json"  # written by tests/durations.py
+CELLS = BUILD / "lesson-cells.json"  # written by tests/notebooks/test_lessons.py
 SLOWEST = 15
 
 
@@ -35,6 +37,7 @@ def start() -> None:
     BUILD.mkdir(exist_ok=True)
     PHASES.write_text("[]")
     DURATIONS.unlink(missing_ok=True)
+    CELLS.unlink(missing_ok=True)
 
 
 def run(name: str, command: list[str]) -> int:
@@ -62,8 +65,9 @@ def _clock(seconds: float) -> str:
     return f"{minutes:d}:{rest:02d}"
 
 
-def table(phases: list[dict], durations: dict) -> list[str]:
-    """The report's lines: phases (pytest split by test folder), total, slowest tests."""
+def table(phases: list[dict], durations: dict, cells: dict | None = None) -> list[str]:
+    """The report's lines: phases (pytest split by test folder), total, slowest tests,
+    slowest lesson cells."""
     lines = [f"{'phase':<44} {'m:ss':>7}", "-" * 52]
     folders: dict[str, float] = {}
     for nodeid, seconds in durations.get("tests", {}).items():
@@ -84,11 +88,15 @@ def table(phases: list[dict], durations: dict) -> list[str]:
     if slow:
         lines += ["", f"{len(slow)} slowest tests (setup + call + teardown):"]
         lines += [f"  {_clock(seconds):>6}  {nodeid}" for nodeid, seconds in slow]
+    slow_cells = sorted((cell for found in (cells or {}).values() for cell in found), key=lambda c: -c[0])[:SLOWEST]
+    if slow_cells:
+        lines += ["", f"{len(slow_cells)} slowest lesson cells (nbval, COURSE_QUICK sizes):"]
+        lines += [f"  {_clock(seconds):>6}  {label}" for seconds, label in slow_cells]
     return lines
 
 
 def report() -> None:
-    print("\n".join(["", "Where the time went", *table(_load(PHASES, []), _load(DURATIONS, {}))]), flush=True)
+    print("\n".join(["", "Where the time went", *table(_load(PHASES, []), _load(DURATIONS, {}), _load(CELLS, {}))]), flush=True)
 
 
 def main(argv: list[str]) -> int:

@@ -7,7 +7,9 @@ deterministic ones, e.g. arithmetic tables) must reproduce their committed outpu
 every cell must run without an error.
 """
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,18 +19,37 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+CELL_TIMES = ROOT / "build" / "lesson-cells.json"  # the slowest cells, for tests/phases.py's table
+_DURATION = re.compile(r"^([\d.]+)s call\s+\S+::Cell (\d+)$", re.MULTILINE)
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
 def test_lesson_executes_clean(lesson, ollama_url):
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
-         "-q", "--no-header", "-o", "addopts=", "--rootdir", str(lesson.parent), str(lesson)],
+         "-q", "--no-header", "-o", "addopts=", "--durations=10", "--durations-min=2",
+         "--rootdir", str(lesson.parent), str(lesson)],
         capture_output=True, text=True, timeout=600, cwd=lesson.parent,
         env={**os.environ, "COURSE_QUICK": "1"},
     )  # fmt: skip
+    record_slow_cells(lesson, run.stdout)
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     assert " passed" in run.stdout and "skipped" not in run.stdout
+
+
+def record_slow_cells(lesson: Path, output: str) -> None:
+    """nbval's slowest cells of this lesson (``Cell N`` counts code cells from 0), with
+    each cell's first line, into CELL_TIMES: where a lesson's minutes go."""
+    code = [c.source for c in nbformat.read(lesson, as_version=4).cells if c.cell_type == "code"]
+    slow = [[float(seconds), f"{lesson.stem} cell {n}: " + (code[int(n)].strip().splitlines() or [""])[0][:60]]
+            for seconds, n in _DURATION.findall(output) if int(n) < len(code)]  # fmt: skip
+    try:
+        recorded = json.loads(CELL_TIMES.read_text())
+    except (OSError, ValueError):
+        recorded = {}
+    recorded[lesson.stem] = slow
+    CELL_TIMES.parent.mkdir(exist_ok=True)
+    CELL_TIMES.write_text(json.dumps(recorded))
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)

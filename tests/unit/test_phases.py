@@ -22,3 +22,12 @@ def test_pytest_phase_is_split_by_folder_and_the_rest_is_shown():
 
 def test_an_empty_run_still_prints_a_total():
     assert table([], {})[-1].endswith("0:00")
+
+
+def test_the_slowest_lesson_cells_come_last_slowest_first():
+    cells = {"04_vllm": [[41.2, "04_vllm cell 3: llm = LLM("], [2.5, "04_vllm cell 9: x"]],
+             "10_benchmarks": [[95.0, "10_benchmarks cell 12: sweep"]]}
+    lines = table([], {}, cells)
+    start = lines.index(next(x for x in lines if "slowest lesson cells" in x))
+    assert [line.split()[0] for line in lines[start + 1:]] == ["1:35", "0:41", "0:02"]
+    assert lines[start + 1].endswith("10_benchmarks cell 12: sweep")
