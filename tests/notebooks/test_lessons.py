@@ -41,7 +41,7 @@ def record_slow_cells(lesson: Path, output: str) -> None:
     """nbval's slowest cells of this lesson (``Cell N`` counts code cells from 0), with
     each cell's first line, into CELL_TIMES: where a lesson's minutes go."""
     code = [c.source for c in nbformat.read(lesson, as_version=4).cells if c.cell_type == "code"]
-    slow = [[float(seconds), f"{lesson.stem} cell {n}: " + (code[int(n)].strip().splitlines() or [""])[0][:60]]
+    slow = [[float(seconds), f"{lesson.stem} cell {n}: {_headline(code[int(n)])}"]
             for seconds, n in _DURATION.findall(output) if int(n) < len(code)]  # fmt: skip
     try:
         recorded = json.loads(CELL_TIMES.read_text())
@@ -50,6 +50,13 @@ def record_slow_cells(lesson: Path, output: str) -> None:
     recorded[lesson.stem] = slow
     CELL_TIMES.parent.mkdir(exist_ok=True)
     CELL_TIMES.write_text(json.dumps(recorded))
+
+
+def _headline(source: str) -> str:
+    """A cell's first line that says what it does (not an import or a comment)."""
+    lines = [line for line in source.strip().splitlines() if line.strip()]
+    telling = [line for line in lines if not line.startswith(("import ", "from ", "#"))]
+    return (telling or lines or [""])[0][:60]
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
