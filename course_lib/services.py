@@ -229,10 +229,7 @@ def stop(service: Service, grace: float = 30.0) -> bool:
     if pid is None:
         return False
     _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while group_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if group_alive(pid):
+    if not wait_group_gone(pid, grace):
         _signal_group(pid, signal.SIGKILL)
         while group_alive(pid):
             time.sleep(0.1)
@@ -283,6 +280,17 @@ def group_alive(pgid: int) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return _group_has_live_members(pgid)
+
+
+def wait_group_gone(pgid: int, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for every process of the group to exit (a signal
+    is delivered at once, but exiting takes a moment); True if they all did."""
+    deadline = time.monotonic() + timeout
+    while group_alive(pgid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def _group_has_live_members(pgid: int) -> bool:

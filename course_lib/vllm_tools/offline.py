@@ -69,10 +69,7 @@ def vllm_log_to(path: Path) -> Iterator[Path]:
             os.dup2(log.fileno(), fd)
         for handler in logging.getLogger("vllm").handlers:  # vLLM imported before the block
             if isinstance(handler, logging.StreamHandler):
-                try:
-                    handler.setStream(log)
-                except ValueError:  # its old stream was closed (setStream flushes it first)
-                    handler.stream = log
+                handler.setStream(log)
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             yield path
     finally:

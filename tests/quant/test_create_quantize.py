@@ -4,7 +4,6 @@ the statuses, the result, Ollama's errors, and a store that survives a kill."""
 import os
 import signal
 import threading
-import time
 
 import ollama
 import pytest
@@ -85,10 +84,7 @@ def test_killed_quantize_leaves_the_store_as_it_was(tmp_path):
         assert started.wait(120), "no quantize progress"
         os.killpg(pid, signal.SIGKILL)  # at once: q8_0 of 135M can finish in the time a check takes
         worker.join(30)
-        deadline = time.monotonic() + 30  # SIGKILL is delivered at once, but exiting takes a moment
-        while services.group_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not services.group_alive(pid)
+        assert services.wait_group_gone(pid, 30)
         assert any(p.name.endswith("-partial") for p in (models / "blobs").iterdir()), "the kill came after the end"
     with lab_server(models) as (url, _, _):
         client = ollama.Client(host=url)
