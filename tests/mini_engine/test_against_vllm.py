@@ -1,7 +1,8 @@
 """The mini engine's greedy tokens equal the real vLLM server's on the course's
 margin-checked prompts (those of tests/vllm_engine/test_guide_offline.py).
 
-vLLM computes in bf16 and the mini engine in float32, so where the two best tokens
+vLLM (float32 on the CPU, bf16 on a GPU) and the mini engine (float32) sum in different
+orders, so where the two best tokens
 are within a fraction of a logit they may part; the test first checks, on the mini
 engine's own logits, that every step's winner leads by at least MIN_MARGIN.
 """
