@@ -1,9 +1,11 @@
 """``/api/create``: a new model from a stored one or from uploaded GGUF blobs.
 
 The base model's layers are reused; what the request sets (template, system,
-parameters, messages, license, adapters) replaces the base's. Statuses follow Ollama:
-one ``using existing layer`` / ``creating new layer`` per layer, then ``writing
-manifest`` and ``success``. Errors carry Ollama's texts.
+parameters, messages, adapters) replaces the base's, and its licenses are added to the
+base's, as in Ollama (``server/create.go``, ``setLicense`` appends). Statuses follow
+Ollama: one ``using existing layer`` / ``creating new layer`` per layer (the config
+blob is not reported), then ``writing manifest`` and ``success``. Errors carry
+Ollama's texts.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def create(store: Store, request: CreateRequest) -> Iterator[dict]:
         if store.has_blob(digest):
             existing.add(digest)
         layers.append(store.write_blob_bytes(data, media_type))
-    for layer in [*layers, config]:
+    for layer in layers:
         verb = "using existing" if layer.digest in existing else "creating new"
         yield {"status": f"{verb} layer {layer.digest}"}
         existing.add(layer.digest)
@@ -127,9 +129,8 @@ def _text_layers(request: CreateRequest, base) -> list[tuple[str, bytes]]:
     params = dict(getattr(base, "params", {}) or {})
     params.update(request.parameters or {})
     messages = request.messages if request.messages is not None else getattr(base, "messages", [])
-    licenses = request.license if request.license is not None else getattr(base, "licenses", [])
-    if isinstance(licenses, str):
-        licenses = [licenses]
+    added = request.license if request.license is not None else []
+    licenses = [*(getattr(base, "licenses", None) or []), *([added] if isinstance(added, str) else added)]
     layers = []
     if template:
         layers.append((MEDIA_PREFIX + "template", template.encode()))

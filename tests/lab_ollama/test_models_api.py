@@ -8,7 +8,9 @@ import pytest
 import requests
 
 from course_lib.model import bundled_gguf, sha256_of
+from course_lib.store.layout import Store
 from course_lib.store.modelfile import parse
+from course_lib.store.names import parse_name
 
 
 def test_root_version_and_lab_header(lab):
@@ -89,6 +91,19 @@ def test_create_reports_new_and_existing_layers(client, pulled):
     assert statuses[-2:] == ["writing manifest", "success"]
     again = [p.status for p in client.create(model="sys2", from_="smollm2:135m", system="Be brief.", stream=True)]
     assert not any(s.startswith("creating new layer") for s in again)
+
+
+def test_create_reports_every_layer_but_the_config_and_adds_licenses(client, lab, pulled):
+    """Ollama reports the manifest's layers, not its config blob, and appends a
+    request's licenses to the base's (server/create.go at v0.33.0-rc2, setLicense)."""
+    statuses = [p.status for p in client.create(model="licensed", from_="smollm2:135m", license="Extra terms.",
+                                                 stream=True)]  # fmt: skip
+    manifest = Store(lab.models).read_manifest(parse_name("licensed"))
+    reported = {s.split()[-1] for s in statuses if s.endswith(tuple("0123456789abcdef")) and " layer " in s}
+    assert reported == {layer["digest"] for layer in manifest["layers"]}
+    assert manifest["config"]["digest"] not in reported
+    shown = client.show("licensed").license
+    assert "Apache" in shown and "Extra terms." in shown
 
 
 def test_create_from_an_uploaded_gguf(client, lab):
