@@ -3,7 +3,9 @@
 Notebooks import it as ``import course_lib as cl`` and use the names below. ``MODEL``
 is the ``model`` argument for ``vllm.LLM`` (the Hugging Face id when its original
 weights are cached locally, else the folder converted from the bundled GGUF); it is
-computed on first use, never at import.
+computed on first use, never at import. ``DTYPE`` is the ``dtype`` argument that makes
+a notebook's own ``vllm.LLM`` compute as the course's vLLM server does: ``"float32"``
+on the CPU (lesson 04 says why), ``"auto"`` (the checkpoint's bf16) on a GPU.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0+unknown"
 
 __all__ = [
+    "DTYPE",
     "HF_MODEL_ID",
     "MODEL",
     "OLLAMA_MODEL",
@@ -31,4 +34,8 @@ def __getattr__(name: str) -> str:
         from .config import vllm_model
 
         return vllm_model()
+    if name == "DTYPE":
+        from .vllm_tools.server import compute_dtype
+
+        return compute_dtype() or "auto"
     raise AttributeError(f"module 'course_lib' has no attribute {name!r}")

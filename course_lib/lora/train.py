@@ -14,7 +14,7 @@ prepare``). Steps:
    and the files small;
 4. each adapter is saved in PEFT's format and converted to GGUF (``to_gguf``).
 
-Minutes on 2 idle cores. The result is committed, so learners never need to run this.
+About a minute on 2 idle cores (54 s measured). The result is committed, so learners never need to run this.
 """
 
 from __future__ import annotations
