@@ -36,7 +36,10 @@ def test_generate_streams_ndjson_by_default(lab, pulled):
     chunks = [json.loads(line) for line in raw.splitlines()]
     assert all(not c["done"] and set(c) == {"model", "created_at", "response", "done"} for c in chunks[:-1])
     last = chunks[-1]
-    assert last["done"] and last["response"] == "" and "context" in last and last["eval_count"] == len(chunks) - 1
+    assert last["done"] and last["response"] == "" and "context" in last
+    # one chunk per token, except that a token ending inside a UTF-8 character waits for the
+    # next one (Ollama's runner holds incomplete pieces back too): never more chunks than tokens
+    assert 1 <= len(chunks) - 1 <= last["eval_count"] <= 8
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z", last["created_at"])
 
 
