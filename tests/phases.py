@@ -68,17 +68,22 @@ def _clock(seconds: float) -> str:
 def table(phases: list[dict], durations: dict, cells: dict | None = None) -> list[str]:
     """The report's lines: phases (pytest split by test folder), total, slowest tests,
     slowest lesson cells."""
-    lines = [f"{'phase':<44} {'m:ss':>7}", "-" * 52]
+    busy_by_test = durations.get("busy", {})
+    lines = [f"{'phase':<44} {'m:ss':>7}" + (f"  cores busy (of {durations.get('cores')})" if busy_by_test else ""),
+             "-" * 52]
     folders: dict[str, float] = {}
+    busy: dict[str, float] = {}
     for nodeid, seconds in durations.get("tests", {}).items():
         folder = "/".join(nodeid.split("::")[0].split("/")[:2])
         folders[folder] = folders.get(folder, 0.0) + seconds
+        busy[folder] = busy.get(folder, 0.0) + busy_by_test.get(nodeid, 0.0)
     for phase in phases:
         mark = "" if phase["status"] == 0 else "  FAILED"
         lines.append(f"{phase['phase']:<44} {_clock(phase['seconds']):>7}{mark}")
         if phase["phase"].startswith("pytest"):
             for folder, seconds in sorted(folders.items(), key=lambda kv: -kv[1]):
-                lines.append(f"  {folder:<42} {_clock(seconds):>7}")
+                cores = f"  {busy[folder] / seconds:4.1f}" if busy_by_test and seconds else ""
+                lines.append(f"  {folder:<42} {_clock(seconds):>7}{cores}")
             if folders:
                 rest = max(0.0, phase["seconds"] - sum(folders.values()))
                 lines.append(f"  {'(start-up, collection, teardown)':<42} {_clock(rest):>7}")

@@ -107,7 +107,7 @@ def offline_llm():
     from course_lib.vllm_tools.offline import shutdown_llm, use_course_engine_env
 
     use_course_engine_env()
-    llm = LLM(model=course_lib.MODEL, max_model_len=512, enforce_eager=True)
+    llm = LLM(model=course_lib.MODEL, dtype=course_lib.DTYPE, max_model_len=512, enforce_eager=True)
     yield llm
     shutdown_llm(llm)
 

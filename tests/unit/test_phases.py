@@ -31,3 +31,22 @@ def test_the_slowest_lesson_cells_come_last_slowest_first():
     start = lines.index(next(x for x in lines if "slowest lesson cells" in x))
     assert [line.split()[0] for line in lines[start + 1:]] == ["1:35", "0:41", "0:02"]
     assert lines[start + 1].endswith("10_benchmarks cell 12: sweep")
+
+
+def test_each_folder_shows_how_many_cores_were_busy():
+    durations = {"tests": {"tests/grading/a.py::t": 100, "tests/grading/b.py::t": 100, "tests/unit/c.py::t": 10},
+                 "busy": {"tests/grading/a.py::t": 50, "tests/grading/b.py::t": 150, "tests/unit/c.py::t": 19},
+                 "cores": 2}
+    lines = table([{"phase": "pytest (all tests)", "seconds": 210, "status": 0}], durations)
+    assert "cores busy (of 2)" in lines[0]
+    assert next(x for x in lines if x.strip().startswith("tests/grading")).split() == ["tests/grading", "3:20", "1.0"]
+    assert next(x for x in lines if x.strip().startswith("tests/unit")).split()[-1] == "1.9"
+
+
+def test_the_busy_reading_is_cpu_time_since_boot():
+    from tests.durations import cpu_busy_seconds
+
+    first = cpu_busy_seconds()
+    sum(i * i for i in range(2_000_000))  # some work
+    second = cpu_busy_seconds()
+    assert first is not None and second is not None and second > first > 0
