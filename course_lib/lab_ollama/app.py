@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 import socket
 
 from fastapi import FastAPI, Request, Response
-from fastapi.middleware.cors import CORSMiddleware
 
 from .. import __version__
 from ..store.layout import Store
@@ -38,16 +37,26 @@ def create_app(settings: LabSettings | None = None) -> FastAPI:
         app.state.store.prune(older_than=3600)  # as Ollama: unreferenced, over 1 h old
     errors.install(app)
     bound_host, _ = settings.bind
-    app.add_middleware(
-        CORSMiddleware,  # Ollama's gin-contrib/cors with envconfig.AllowedOrigins
-        allow_origin_regex=origins_regex(settings.allowed_origins),
-        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "User-Agent", "Accept", "X-Requested-With",
-                       "X-Stainless-Lang", "X-Stainless-Package-Version", "X-Stainless-Os", "X-Stainless-Arch",
-                       "X-Stainless-Retry-Count", "X-Stainless-Runtime", "X-Stainless-Runtime-Version",
-                       "X-Stainless-Async", "X-Stainless-Helper-Method", "X-Stainless-Poll-Helper",
-                       "X-Stainless-Custom-Poll-Interval", "X-Stainless-Timeout"],
-    )  # fmt: skip
+    allowed_origin = re.compile(origins_regex(settings.allowed_origins))
+
+    @app.middleware("http")
+    async def _cors(request: Request, call_next) -> Response:
+        """Ollama's gin-contrib/cors v1.7.2 (``routes.go:1842-1875``): an origin not allowed
+        gets 403, an allowed one's OPTIONS 204 with the preflight headers."""
+        origin, host = request.headers.get("origin", ""), request.headers.get("host", "")
+        if not origin or origin in (f"http://{host}", f"https://{host}"):
+            return await call_next(request)  # not a CORS request
+        if not allowed_origin.fullmatch(origin):
+            return Response(status_code=403)
+        if request.method == "OPTIONS":
+            response = Response(status_code=204, headers=CORS_PREFLIGHT)
+            for vary in ("Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers"):
+                response.headers.append("Vary", vary)
+        else:
+            response = await call_next(request)
+            response.headers["Vary"] = "Origin"
+        response.headers["Access-Control-Allow-Origin"] = origin
+        return response
 
     @app.middleware("http")
     async def _lab_header_and_host_guard(request: Request, call_next) -> Response:
@@ -62,6 +71,20 @@ def create_app(settings: LabSettings | None = None) -> FastAPI:
     for module in (models, generate, embed, running, openai):
         app.include_router(module.router)
     return app
+
+
+#: The preflight headers gin-contrib/cors sends with Ollama's configuration: its default
+#: methods and max age (12 h), Ollama's allowed headers in Go's canonical form.
+CORS_PREFLIGHT = {
+    "Access-Control-Allow-Methods": "GET,POST,PUT,PATCH,DELETE,HEAD,OPTIONS",
+    "Access-Control-Allow-Headers": ",".join(
+        ["Authorization", "Content-Type", "User-Agent", "Accept", "X-Requested-With", "Openai-Beta"]
+        + ["X-Stainless-" + h for h in ("Arch", "Async", "Custom-Poll-Interval", "Helper-Method", "Lang", "Os",
+                                        "Package-Version", "Poll-Helper", "Retry-Count", "Runtime",
+                                        "Runtime-Version", "Timeout")]
+    ),  # fmt: skip
+    "Access-Control-Max-Age": "43200",
+}
 
 
 def origins_regex(origins: list[str]) -> str:

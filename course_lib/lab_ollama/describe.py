@@ -19,6 +19,10 @@ from ..store.names import ModelName
 from . import gotemplate
 
 
+#: A model without a template layer has Ollama's ``template.DefaultTemplate``.
+DEFAULT_TEMPLATE = "{{ .Prompt }}"
+
+
 @dataclass
 class StoredModel:
     """A model as its manifest and layers describe it."""
@@ -94,7 +98,7 @@ class StoredModel:
         return mf.Modelfile(
             from_=str(self.model_path) if self.model_path else self.parent,
             adapters=[str(a) for a in self.adapters],
-            template=self.template,
+            template=self.template or DEFAULT_TEMPLATE,  # Ollama's Modelfile always has one
             system=self.system,
             parameters=dict(self.params),
             licenses=list(self.licenses),
@@ -172,7 +176,7 @@ def show(model: StoredModel, verbose: bool = False) -> dict:
     body: dict = {
         "modelfile": render_modelfile(model),
         "parameters": format_parameters(model.params),
-        "template": model.template or "{{ .Prompt }}",  # Ollama's default when absent
+        "template": model.template or DEFAULT_TEMPLATE,
         "system": model.system,
         "license": "\n".join(model.licenses) if model.licenses else None,
         "details": model.details(),

@@ -112,8 +112,8 @@ def show(name: str, part: str | None = None, verbose: bool = False) -> None:
     c = client()
     heartbeat(c)
     info = _show(c, name, verbose)
-    if part:
-        print(info.get(part, "") if part != "license" else info.get("license", ""))
+    if part:  # Ollama prints the template and the system as they are, no newline added
+        print(info.get(part, "") or "", end="" if part in ("template", "system") else "\n")
         return
     print(summary(info, verbose))
 

@@ -206,13 +206,16 @@ class Scheduler:
 
 
 def memory_estimate(config: RunnerConfig) -> int:
-    """Weights plus the KV cache for every slot (f16 keys and values), in bytes."""
+    """Weights plus the KV cache for every slot, in bytes, at the cache type's size
+    (OLLAMA_KV_CACHE_TYPE; q8_0 and q4_0 blocks of 32 take 34 and 18 bytes), as
+    Ollama's ``/api/ps`` reports what llama.cpp allocated (``MemorySize``)."""
     info = model_metadata(str(config.model_path))
     arch = info.get("general.architecture", "llama")
     layers = int(info.get(f"{arch}.block_count", 0))
     heads = int(info.get(f"{arch}.attention.head_count", 1)) or 1
     kv_heads = int(info.get(f"{arch}.attention.head_count_kv", heads))
     head_dim = int(info.get(f"{arch}.embedding_length", 0)) // heads
-    kv = 2 * layers * kv_heads * head_dim * 2 * config.num_ctx * config.num_parallel
+    per_element = {"q8_0": 34 / 32, "q4_0": 18 / 32}.get(config.cache_type, 2)
+    kv = int(2 * layers * kv_heads * head_dim * per_element * config.num_ctx * config.num_parallel)
     files = config.model_path.stat().st_size + sum(p.stat().st_size for p in config.adapters)
     return files + kv
