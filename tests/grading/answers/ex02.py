@@ -32,6 +32,7 @@ def generate_no_status_check(base_url, model, prompt, options=None):
     return requests.post(f"{base_url}/api/generate", json=body, timeout=120).json()
 
 
+@caught_publicly
 def generate_streams(base_url, model, prompt, options=None):
     """Forgets that /api/* streams by default: .json() of NDJSON fails."""
     body = {"model": model, "prompt": prompt, "options": options or {}}
@@ -95,10 +96,12 @@ def tps_right(reply):
     return {"prompt": rate("prompt_eval_count", "prompt_eval_duration"), "generation": rate("eval_count", "eval_duration")}
 
 
+@caught_publicly
 def tps_milliseconds(reply):
     return {k: v / 1e6 if v else v for k, v in tps_right(reply).items()}
 
 
+@caught_publicly
 def tps_total_duration(reply):
     return {"prompt": tps_right(reply)["prompt"], "generation": reply["eval_count"] / reply["total_duration"] * 1e9}
 

@@ -97,6 +97,7 @@ class BlocksWithoutRefcounts(BlocksRight):
         del self.tokens[seq_id]
 
 
+@caught_publicly
 class BlocksWithoutCopyOnWrite(BlocksRight):
     """Writes into a shared, partly filled block: the other sequence's K/V get overwritten."""
 
