@@ -101,7 +101,7 @@ def test_create_show_create_round_trip(ollama, tmp_path):
     second.write_text(shown.replace(next(l for l in shown.splitlines() if l.startswith("FROM ")), f"FROM {M}"))
     _ok(ollama("create", "terse-again", "-f", str(second)))
     assert _ok(ollama("show", "terse-again", "--parameters")) == _ok(ollama("show", "terse", "--parameters"))
-    assert _ok(ollama("show", "terse-again", "--system")) == "You are terse.\n"
+    assert _ok(ollama("show", "terse-again", "--system")) == "You are terse."  # fmt.Print, no newline (cmd/cmd.go)
 
 
 def test_create_from_a_local_gguf_uploads_a_blob(ollama, tmp_path):
