@@ -39,6 +39,14 @@ def create_app(settings: LabSettings | None = None) -> FastAPI:
     bound_host, _ = settings.bind
     allowed_origin = re.compile(origins_regex(settings.allowed_origins))
 
+    # Starlette runs the middleware added last first. Ollama's order (v0.33.0 server/routes.go:1872-1873):
+    # CORS, then the host guard; the lab header goes on every answer, both guards' too.
+    @app.middleware("http")
+    async def _host_guard(request: Request, call_next) -> Response:
+        if not host_allowed(bound_host, request.headers.get("host", "")):
+            return Response(status_code=403)
+        return await call_next(request)
+
     @app.middleware("http")
     async def _cors(request: Request, call_next) -> Response:
         """Ollama's gin-contrib/cors v1.7.2 (``routes.go:1842-1875``): an origin not allowed
@@ -59,11 +67,8 @@ def create_app(settings: LabSettings | None = None) -> FastAPI:
         return response
 
     @app.middleware("http")
-    async def _lab_header_and_host_guard(request: Request, call_next) -> Response:
-        if not host_allowed(bound_host, request.headers.get("host", "")):
-            response = Response(status_code=403)
-        else:
-            response = await call_next(request)
+    async def _lab_header(request: Request, call_next) -> Response:
+        response = await call_next(request)
         response.headers[LAB_HEADER] = __version__
         return response
 

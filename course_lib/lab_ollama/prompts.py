@@ -13,9 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import gotemplate
-from .describe import StoredModel
-
-DEFAULT_TEMPLATE = "{{ .Prompt }}"
+from .describe import DEFAULT_TEMPLATE, StoredModel
 
 
 def collate(messages: list[dict]) -> tuple[str, list[dict]]:

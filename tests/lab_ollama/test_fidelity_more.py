@@ -145,6 +145,18 @@ def test_a_disallowed_origin_is_forbidden(lab):
     assert allowed.status_code == 200 and allowed.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
 
 
+def test_cors_answers_before_the_host_guard(lab):
+    """``routes.go:1872-1873`` (v0.33.0) installs CORS before the host guard: a preflight from
+    an allowed origin is answered 204 whatever the Host; any other request from a foreign
+    Host is refused 403, the CORS header already set."""
+    foreign = {"Host": "evil.example", "Origin": "http://localhost:3000"}
+    preflight = requests.options(lab.url + "/api/chat", headers={**foreign, "Access-Control-Request-Method": "POST"},
+                                 timeout=5)  # fmt: skip
+    assert preflight.status_code == 204, f"CORS ends a preflight before the host check; got {preflight.status_code}"
+    plain = requests.get(lab.url + "/api/tags", headers=foreign, timeout=5)
+    assert plain.status_code == 403 and plain.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+
+
 @pytest.fixture(scope="module")
 def tuned(tmp_path_factory):
     """A lab Ollama of this module's own: an extra origin, a q8_0 KV cache, and llama.cpp's
