@@ -11,6 +11,26 @@ from course_lib.vllm_tools import server as vllm_server
 
 from .helpers import course, free_port, require_vllm
 
+#: What every xdist worker shares with the others: derived files, written once by setup.
+SHARED_IN_HOME = ("models", "quant")
+
+
+def pytest_configure(config):
+    """An xdist worker gets a COURSE_HOME of its own (its engines' pid and log files, its
+    Ollama store), so that two workers' engines and models never meet; the converted
+    models are linked, not copied. Subprocesses inherit it."""
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if worker:
+        from course_lib import config as course_config
+
+        shared = course_config.course_home()
+        home = shared / "workers" / worker
+        home.mkdir(parents=True, exist_ok=True)
+        for name in SHARED_IN_HOME:
+            if (shared / name).exists() and not (home / name).exists():
+                (home / name).symlink_to(shared / name)
+        os.environ["COURSE_HOME"] = str(home)
+
 
 @pytest.fixture(scope="session")
 def vllm_base_url():

@@ -17,6 +17,14 @@ COURSE = str(Path(sys.executable).parent / "course")
 free_port = services.free_port  # a TCP port nobody listens on right now
 
 
+def same_worker(process) -> bool:
+    """Whether a process (psutil) was started under this pytest-xdist worker, or under
+    none when xdist is off: processes another worker's tests started are not ours to
+    count. Raises psutil.Error for a process that is gone or not ours to read."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return process.environ().get("PYTEST_XDIST_WORKER") == worker
+
+
 def course(*args: str, env: dict | None = None, timeout: float = 900):
     """Run the real ``course`` command; return the CompletedProcess."""
     return subprocess.run(

@@ -16,7 +16,7 @@ from course_lib.engines import NO_START
 from course_lib.grading import assign, marks
 from course_lib.grading.batch import ledger_path, points_in
 
-from ..helpers import COURSE, course, free_port
+from ..helpers import COURSE, course, free_port, same_worker
 from .classroom import ROOT, SOLUTIONS, make_class
 
 SIZE = 14
@@ -30,7 +30,7 @@ def grading_processes() -> set[int]:
     found = set()
     for p in psutil.process_iter():
         try:
-            if NO_START in p.environ():
+            if NO_START in p.environ() and same_worker(p):
                 found.add(p.pid)
         except psutil.Error:
             pass

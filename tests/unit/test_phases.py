@@ -6,8 +6,8 @@ from tests.phases import table
 def test_pytest_phase_is_split_by_folder_and_the_rest_is_shown():
     phases = [{"phase": "setup: vLLM engine", "seconds": 61, "status": 0},
               {"phase": "pytest (all tests)", "seconds": 100, "status": 1}]
-    durations = {"tests": {"tests/unit/test_a.py::t1": 10, "tests/unit/test_b.py::t2": 20,
-                           "tests/notebooks/test_lessons.py::x[00]": 50}}
+    durations = {"runs": [{"tests": {"tests/unit/test_a.py::t1": 10, "tests/unit/test_b.py::t2": 20,
+                                     "tests/notebooks/test_lessons.py::x[00]": 50}}]}
     lines = table(phases, durations)
     text = "\n".join(lines)
     assert "setup: vLLM engine" in text and "1:01" in text
@@ -34,8 +34,9 @@ def test_the_slowest_lesson_cells_come_last_slowest_first():
 
 
 def test_each_folder_shows_how_many_cores_were_busy():
-    durations = {"tests": {"tests/grading/a.py::t": 100, "tests/grading/b.py::t": 100, "tests/unit/c.py::t": 10},
-                 "busy": {"tests/grading/a.py::t": 50, "tests/grading/b.py::t": 150, "tests/unit/c.py::t": 19},
+    durations = {"runs": [{"tests": {"tests/grading/a.py::t": 100, "tests/grading/b.py::t": 100,
+                                     "tests/unit/c.py::t": 10},
+                           "busy": {"tests/grading/a.py::t": 50, "tests/grading/b.py::t": 150, "tests/unit/c.py::t": 19}}],
                  "cores": 2}
     lines = table([{"phase": "pytest (all tests)", "seconds": 210, "status": 0}], durations)
     assert "cores busy (of 2)" in lines[0]
@@ -43,8 +44,23 @@ def test_each_folder_shows_how_many_cores_were_busy():
     assert next(x for x in lines if x.strip().startswith("tests/unit")).split()[-1] == "1.9"
 
 
+def test_two_pytest_runs_each_get_their_folders_and_a_parallel_run_says_so():
+    phases = [{"phase": "pytest (one at a time)", "seconds": 300, "status": 0, "busy": 450},
+              {"phase": "pytest tests/grading (2 workers)", "seconds": 120, "status": 0, "busy": 228}]
+    durations = {"runs": [{"tests": {"tests/notebooks/t.py::a": 290}, "busy": {"tests/notebooks/t.py::a": 435}},
+                          {"tests": {"tests/grading/t.py::b": 130, "tests/grading/t.py::c": 100}, "workers": 2}],
+                 "cores": 2}
+    lines = table(phases, durations)
+    first, second = (lines.index(next(x for x in lines if x.startswith(p["phase"]))) for p in phases)
+    assert lines[first].split()[-1] == "1.5" and lines[second].split()[-1] == "1.9", "each phase's cores busy"
+    assert lines[first + 1].split() == ["tests/notebooks", "4:50", "1.5"]
+    assert lines[second + 1].split() == ["tests/grading", "3:50"], "no per-folder cores under two workers"
+    assert "2 workers, 2:00 of wall clock" in lines[second + 2]
+    assert lines[lines.index(next(x for x in lines if "slowest tests" in x)) + 1].endswith("tests/notebooks/t.py::a")
+
+
 def test_the_busy_reading_is_cpu_time_since_boot():
-    from tests.durations import cpu_busy_seconds
+    from tests.phases import cpu_busy_seconds
 
     first = cpu_busy_seconds()
     sum(i * i for i in range(2_000_000))  # some work
