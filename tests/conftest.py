@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -30,6 +31,35 @@ def pytest_configure(config):
             if (shared / name).exists() and not (home / name).exists():
                 (home / name).symlink_to(shared / name)
         os.environ["COURSE_HOME"] = str(home)
+
+
+def xdist_scope(nodeid: str) -> str:
+    """Which tests a worker takes together: an exercise's (they share its assign output
+    and, for 04, an in-process vLLM engine), else a module's (module fixtures, e.g. a
+    class graded once).
+
+    >>> xdist_scope("tests/grading/test_exercises.py::test_wrong_answers_lose_points[04_vllm-q1]")
+    '04_vllm'
+    >>> xdist_scope("tests/grading/test_class.py::test_nothing_was_graded_twice")
+    'tests/grading/test_class.py'
+    """
+    module, _, name = nodeid.partition("::")
+    if module.endswith("grading/test_exercises.py") and name.endswith("]"):
+        return re.sub(r"-q\d+$", "", name[name.index("[") + 1 : -1])
+    return module
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``make test``'s parallel phase: whole scopes (above) to each worker. xdist's own
+    ``--dist loadgroup`` marks do not group under pytest 9 (xdist 3.8 renames
+    ``item._nodeid``, which pytest 9 no longer reads), so the grouping is done here."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByScope(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_scope(nodeid)
+
+    return ByScope(config, log)
 
 
 @pytest.fixture(scope="session")
