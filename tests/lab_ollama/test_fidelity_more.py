@@ -16,6 +16,7 @@ from gguf import GGUFReader
 
 from course_lib import services
 from course_lib.lab_ollama.catalog import SMOLLM2_TEMPLATE
+from course_lib.lab_ollama.runner.buffers import buffer_bytes
 from course_lib.model import bundled_gguf
 from course_lib.store.layout import MEDIA_PREFIX, Store
 from course_lib.store.modelfile import parse
@@ -184,7 +185,8 @@ def test_ollama_origins_adds_an_origin(tuned):
 
 def test_kv_cache_type_q8_0_reaches_llama_cpp(tuned, lab, client, pulled):
     """``llama_server.go:394-395`` passes ``--cache-type-k/-v q8_0`` to llama.cpp; ``/api/ps``
-    ``size`` is what llama.cpp allocated (``MemorySize``), so the q8_0 cache is smaller."""
+    ``size`` is what llama.cpp allocated (``MemorySize``), so it is smaller by what the
+    q8_0 cache saves: 32 values take 34 bytes instead of 64."""
     url, text = tuned
     assert "K (q8_0)" in text and "V (q8_0)" in text, "llama.cpp's KV cache line"
     assert "K (f16)" not in text
@@ -192,9 +194,22 @@ def test_kv_cache_type_q8_0_reaches_llama_cpp(tuned, lab, client, pulled):
     client.generate(model=M, prompt="Hi", options={"num_predict": 1})
     (f16,) = [m for m in client.ps().models if m.model == M]
     assert q8["context_length"] == f16.context_length == 4096
+    f16_cache = 2 * 30 * 3 * 64 * 2 * 4096  # K and V, 30 layers, 3 KV heads of 64, 2 bytes, 4096 tokens
+    saved = f16_cache * (1 - 34 / 64)
+    assert 0.8 < (f16.size - q8["size"]) / saved < 1.2, (f16.size, q8["size"], saved)
+
+
+def test_ps_size_adds_up_the_buffers_llama_cpp_reported(tuned):
+    """Ollama's ``size`` is the sum of the buffer lines llama-server logs while loading
+    (``llm/llama_server.go`` ``memoryParsingWriter``); lab Ollama's, of the same lines of
+    its in-process llama.cpp, printed here under OLLAMA_DEBUG."""
+    url, text = tuned
+    (loaded,) = requests.get(url + "/api/ps", timeout=10).json()["models"]
+    buffers = buffer_bytes(text)
+    assert {kind for _, _, kind in buffers} >= {"model", "KV", "compute"}, buffers
+    assert loaded["size"] == sum(buffers.values())
     weights = bundled_gguf().stat().st_size
-    f16_cache = f16.size - weights
-    assert f16_cache > 0 and 0.4 * f16_cache < q8["size"] - weights < 0.6 * f16_cache
+    assert loaded["size"] > weights + 2 * 30 * 3 * 64 * (34 / 32) * 4096, "weights and the q8_0 cache, and a compute buffer"
 
 
 # -- truncation ----------------------------------------------------------------------

@@ -28,6 +28,7 @@ from llama_cpp import _logger as llama_logger
 from llama_cpp import llama_cpp
 from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel, LlamaSampler
 
+from . import buffers
 from .sampling import logprob_entry
 
 log = logging.getLogger("lab_ollama.runner")
@@ -116,6 +117,12 @@ def common_prefix(a: list[int], b: list[int]) -> int:
     return n
 
 
+def _debug() -> bool:
+    """OLLAMA_DEBUG (serve.py): let llama.cpp print its load log, buffer lines included,
+    as Ollama's server log shows llama-server's."""
+    return llama_logger.logger.isEnabledFor(logging.DEBUG)
+
+
 class LlamaRunner:
     """A model in memory with ``num_parallel`` slots and a decode thread."""
 
@@ -125,9 +132,12 @@ class LlamaRunner:
         model_params.n_gpu_layers = 0
         if config.use_mmap is not None:
             model_params.use_mmap = config.use_mmap
-        self.model = LlamaModel(path_model=str(config.model_path), params=model_params, verbose=False)
+        with buffers.listening() as heard:
+            self.model = LlamaModel(path_model=str(config.model_path), params=model_params, verbose=_debug())
+            self.context = self._context(embeddings=False)
+        #: Bytes llama.cpp reported allocating (model, KV, compute, output): /api/ps ``size``.
+        self.allocated = sum(buffers.buffer_bytes("".join(heard)).values())
         self.n_vocab = self.model.n_vocab()
-        self.context = self._context(embeddings=False)
         self._adapters = [self._load_adapter(path) for path in config.adapters]
         self._apply_adapters(self.context)
         self.memory = llama_cpp.llama_get_memory(self.context.ctx)
@@ -161,7 +171,7 @@ class LlamaRunner:
         params.flash_attn_type = FLASH_ATTENTION[cfg.flash_attention]
         if embeddings:
             params.pooling_type = llama_cpp.LLAMA_POOLING_TYPE_MEAN
-        return LlamaContext(model=self.model, params=params, verbose=False)
+        return LlamaContext(model=self.model, params=params, verbose=_debug())
 
     def _load_adapter(self, path: Path):
         adapter = llama_cpp.llama_adapter_lora_init(self.model.model, str(path).encode())

@@ -187,7 +187,7 @@ class Scheduler:
                 {
                     "name": name,
                     "model": name,
-                    "size": memory_estimate(loaded.config),
+                    "size": (loaded.runner and loaded.runner.allocated) or memory_estimate(loaded.config),
                     "digest": model.digest,
                     "details": model.details(),
                     "expires_at": loaded.expires_at.isoformat(),
@@ -207,8 +207,9 @@ class Scheduler:
 
 def memory_estimate(config: RunnerConfig) -> int:
     """Weights plus the KV cache for every slot, in bytes, at the cache type's size
-    (OLLAMA_KV_CACHE_TYPE; q8_0 and q4_0 blocks of 32 take 34 and 18 bytes), as
-    Ollama's ``/api/ps`` reports what llama.cpp allocated (``MemorySize``)."""
+    (OLLAMA_KV_CACHE_TYPE; q8_0 and q4_0 blocks of 32 take 34 and 18 bytes): used only
+    when llama.cpp's buffer lines were not heard (see ``buffers``), where Ollama falls
+    back to the file size alone (``llm/llama_server.go:2669-2675``)."""
     info = model_metadata(str(config.model_path))
     arch = info.get("general.architecture", "llama")
     layers = int(info.get(f"{arch}.block_count", 0))
