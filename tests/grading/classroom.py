@@ -63,6 +63,24 @@ def answer_cells(nb: nbformat.NotebookNode) -> dict[str, int]:
     return found
 
 
+def unanswered(solved: nbformat.NotebookNode, student: nbformat.NotebookNode, question: str) -> nbformat.NotebookNode:
+    """The solved notebook with one question left as handed out: every cell between the
+    previous question's check and this one's back to the student's text (a question
+    may have several answer cells: a function, then an explanation after a measurement).
+    otter writes the solved and the student notebook cell for cell."""
+    assert len(solved.cells) == len(student.cells), "otter's solved and student notebooks align cell for cell"
+    nb, checks = copy.deepcopy(solved), sorted(_check_cells(solved).items(), key=lambda kv: kv[1])
+    index = [name for name, _ in checks].index(question)
+    start = checks[index - 1][1] + 1 if index else 0
+    for i in range(start, checks[index][1]):
+        nb.cells[i].source = student.cells[i].source
+    return nb
+
+
+def _check_cells(nb: nbformat.NotebookNode) -> dict[str, int]:
+    return {m.group(1): i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (m := CHECK.search(c.source))}
+
+
 def variant(solved: nbformat.NotebookNode, student: nbformat.NotebookNode, kind: str) -> nbformat.NotebookNode:
     """The solved notebook changed as ``kind`` says."""
     nb = copy.deepcopy(solved)

@@ -34,7 +34,7 @@ from course_lib.grading.batch import points_in
 from course_lib.grading.grade import tree_rss_mb
 
 from ..helpers import free_port
-from .classroom import EXERCISES, ROOT, SOLUTIONS, answer_cells, variant
+from .classroom import EXERCISES, ROOT, SOLUTIONS, unanswered, variant
 
 MEMORY = 768 * 2**20  # Gradescope's default autograder memory
 
@@ -125,8 +125,7 @@ def test_a_right_and_a_wrong_submission_score_as_on_gradescope(exercise, fresh_v
     assert "Blocked" in right["output"] and all(q in right["output"] for q in points if needs[q])
 
     wrong_question = engine_free[-1]  # its answer goes back to the stub
-    wrong_nb = variant(solved, student, "right")
-    wrong_nb.cells[answer_cells(wrong_nb)[wrong_question]].source = student.cells[answer_cells(student)[wrong_question]].source
+    wrong_nb = unanswered(solved, student, wrong_question)
     wrong = run_like_gradescope(fresh_venv, zip_path, wrong_nb, tmp_path / "wrong")
     expected = {q: (points[q], points[q]) for q in engine_free} | {wrong_question: (0.0, points[wrong_question])}
     assert scores(wrong) == expected, wrong

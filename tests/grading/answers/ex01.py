@@ -174,6 +174,65 @@ def blob_no_defaults(models_dir, name):
     return Path(models_dir, "blobs", layer["digest"].replace(":", "-"))
 
 
+# --- 01 q5: predict what a longer context costs ------------------------------------------
+
+
+def _growth(model_info, old_ctx, new_ctx, num_parallel=1, arch=None, k_and_v=True, kv_heads_key="head_count_kv",
+            key_length=True, per_slot=True, whole=False, unit=1):
+    arch = arch or model_info["general.architecture"]
+    heads = model_info[f"{arch}.attention.head_count"]
+    width = model_info[f"{arch}.embedding_length"] // heads
+    k = model_info.get(f"{arch}.attention.key_length", width) if key_length else width
+    v = model_info.get(f"{arch}.attention.value_length", width) if key_length else width
+    per_token = model_info[f"{arch}.block_count"] * model_info[f"{arch}.attention.{kv_heads_key}"] * (k + (v if k_and_v else 0)) * 2
+    tokens = new_ctx if whole else new_ctx - old_ctx
+    result = per_token * tokens * (num_parallel if per_slot else 1)
+    return result if unit == 1 else result / unit
+
+
+def growth_right(*args, **kwargs):
+    return _growth(*args, **kwargs)
+
+
+@caught_publicly
+def growth_whole_cache(*args, **kwargs):
+    """The cache at new_ctx, not what the reload adds."""
+    return _growth(*args, **kwargs, whole=True)
+
+
+@caught_publicly
+def growth_k_only(*args, **kwargs):
+    return _growth(*args, **kwargs, k_and_v=False)
+
+
+@caught_publicly
+def growth_all_heads(*args, **kwargs):
+    """Every attention head caches K and V: forgets grouped-query attention."""
+    return _growth(*args, **kwargs, kv_heads_key="head_count")
+
+
+@caught_publicly
+def growth_mib(*args, **kwargs):
+    return _growth(*args, **kwargs, unit=2**20)
+
+
+def growth_llama_keys(model_info, old_ctx, new_ctx, num_parallel=1):
+    """Reads the `llama.` keys of the model it tried, whatever the architecture."""
+    return _growth(model_info, old_ctx, new_ctx, num_parallel, arch="llama")
+
+
+def growth_ignores_key_length(*args, **kwargs):
+    return _growth(*args, **kwargs, key_length=False)
+
+
+def growth_ignores_parallel(*args, **kwargs):
+    return _growth(*args, **kwargs, per_slot=False)
+
+
+def growth_never_negative(*args, **kwargs):
+    return abs(_growth(*args, **kwargs))
+
+
 CASES = {
     ("01_ollama_basics", "q1"): ("parse_model_name", name_right, [name_first_colon, name_no_default_tag, name_lowercased, name_never_raises]),
     ("01_ollama_basics", "q2"): ("models_by_size", by_size_right, [by_size_ascending, by_size_names_sorted]),
@@ -181,4 +240,14 @@ CASES = {
                                  [num_ctx_ignores_parallel, num_ctx_no_k_and_v, num_ctx_gigabytes, num_ctx_not_rounded,
                                   num_ctx_q8_is_one_byte, num_ctx_negative, num_ctx_case_sensitive]),
     ("01_ollama_basics", "q4"): ("model_blob", blob_right, [blob_first_layer, blob_colon_name, blob_no_defaults, blob_no_weights_stops]),
+    ("01_ollama_basics", "q5"): ("predict_size_growth", growth_right,
+                                 [growth_whole_cache, growth_k_only, growth_all_heads, growth_mib, growth_llama_keys,
+                                  growth_ignores_key_length, growth_ignores_parallel, growth_never_negative]),
 }
+
+
+def shared(question, request):
+    """q5's hidden test also reads the learner's explanation."""
+    if question == "q5":
+        return {"WHY_THE_GAP": "Only the KV cache grew with num_ctx; the weights stayed, and a real Ollama adds compute buffers."}
+    return {}

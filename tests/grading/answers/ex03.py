@@ -184,6 +184,60 @@ def prompt_always_closes_the_last_turn(messages, system):
     return _prompt(messages, system, prefill=False)
 
 
+# --- 03 q5: predict the prompt tokens a Modelfile adds ---------------------------------------
+
+
+def _tokens(base_count, default_system_tokens, system_tokens, example_tokens, turn_tokens, replace=True,
+            system_turn=False, wrappers=True, examples=True, none_keeps=True, none_removes_turn=False):
+    if system_tokens is None:
+        if none_removes_turn:
+            count = base_count - default_system_tokens - turn_tokens
+        else:
+            count = base_count - (0 if none_keeps else default_system_tokens)
+    else:
+        count = base_count - (default_system_tokens if replace else 0) + system_tokens + (turn_tokens if system_turn else 0)
+    if examples:
+        count += sum(t + (turn_tokens if wrappers else 0) for t in example_tokens)
+    return count
+
+
+def tokens_right(*args):
+    return _tokens(*args)
+
+
+@caught_publicly
+def tokens_keeps_default(*args):
+    """Adds the new SYSTEM to the base's, as if both reached the model."""
+    return _tokens(*args, replace=False)
+
+
+@caught_publicly
+def tokens_new_system_turn(*args):
+    """Counts a wrapper for the new SYSTEM, as if it opened a turn of its own."""
+    return _tokens(*args, system_turn=True)
+
+
+@caught_publicly
+def tokens_examples_without_wrappers(*args):
+    return _tokens(*args, wrappers=False)
+
+
+@caught_publicly
+def tokens_ignores_examples(*args):
+    """MESSAGE lines as documentation only, never sent to the model."""
+    return _tokens(*args, examples=False)
+
+
+def tokens_none_drops_default(*args):
+    """No SYSTEM line taken as no system text, the turn's wrapper kept."""
+    return _tokens(*args, none_keeps=False)
+
+
+def tokens_none_removes_system_turn(*args):
+    """No SYSTEM line taken as no system turn at all."""
+    return _tokens(*args, none_removes_turn=True)
+
+
 CASES = {
     ("03_modelfiles", "q1"): ("MODELFILE", MODELFILE_RIGHT,
                               [MODELFILE_ONE_LINE_SYSTEM, MODELFILE_STOPS_ON_ONE_LINE, MODELFILE_NO_EXAMPLE,
@@ -195,4 +249,14 @@ CASES = {
     ("03_modelfiles", "q4"): ("ollama_prompt", prompt_right,
                               [prompt_without_default_system, prompt_default_system_always,
                                prompt_system_where_it_stands, prompt_always_closes_the_last_turn]),
+    ("03_modelfiles", "q5"): ("predict_prompt_tokens", tokens_right,
+                              [tokens_keeps_default, tokens_new_system_turn, tokens_examples_without_wrappers,
+                               tokens_ignores_examples, tokens_none_drops_default, tokens_none_removes_system_turn]),
 }
+
+
+def shared(question, request):
+    """q5's hidden test also reads the learner's explanation."""
+    if question == "q5":
+        return {"WHY_THE_GAP": "The assistant role is two tokens where user is one, so its wrapper costs one more."}
+    return {}

@@ -195,11 +195,93 @@ def to_vllm_passes_everything(options):
     return {**options, **_to_vllm(options)}
 
 
+# --- 06 q8: predict how often vLLM draws its top token ---------------------------------------
+
+
+def _share(logprobs, temperature, top_k=0, top_p=1.0, scale="divide", order="vllm", renormalise=True,
+           normalise=True, ties=True, crossing=True, p_before_k=False, greedy=True, first=False):
+    values = np.array(list(logprobs.values()), dtype=np.float64)
+    top = 0 if first else int(np.argmax(values))
+    if temperature == 0:
+        if not greedy:
+            raise ZeroDivisionError("float division by zero")
+        return 1.0
+    scaled = values * temperature if scale == "multiply" else values if scale == "ignore" else values / temperature
+    base = values if order == "llama.cpp" else scaled  # llama.cpp: the filters see the T = 1 distribution
+    k_filter = top_k_right if ties else top_k_exactly_k
+    p_filter = top_p_right if crossing else top_p_without_crossing_token
+    kept = p_filter(k_filter(base, top_k), top_p) if not p_before_k else k_filter(p_filter(base, top_p), top_k)
+    final = np.where(np.isfinite(kept), scaled, -np.inf)
+    if not renormalise:  # the top token's probability before the filters removed anything
+        return float(softmax_right(scaled)[top])
+    if not normalise:
+        return float(np.exp(final[top]))
+    return float(softmax_right(final)[top])
+
+
+def share_right(*args, **kwargs):
+    return _share(*args, **kwargs)
+
+
+@caught_publicly
+def share_ignores_temperature(*args, **kwargs):
+    """Applies the filters to vLLM's logprobs as they are: forgets that they are the T = 1 distribution."""
+    return _share(*args, **kwargs, scale="ignore")
+
+
+@caught_publicly
+def share_multiplies_temperature(*args, **kwargs):
+    return _share(*args, **kwargs, scale="multiply")
+
+
+@caught_publicly
+def share_not_renormalised(*args, **kwargs):
+    """Divides by the temperature, then forgets the filters: never renormalises over the kept tokens."""
+    return _share(*args, **kwargs, renormalise=False)
+
+
+@caught_publicly
+def share_unnormalised(*args, **kwargs):
+    """exp(logprob / T) of the top token: a probability only at T = 1 over a whole vocabulary."""
+    return _share(*args, **kwargs, normalise=False)
+
+
+def share_llama_cpp_order(*args, **kwargs):
+    """The filters on the T = 1 distribution, the temperature last: llama.cpp's order, not vLLM's."""
+    return _share(*args, **kwargs, order="llama.cpp")
+
+
+def share_top_k_exactly_k(*args, **kwargs):
+    return _share(*args, **kwargs, ties=False)
+
+
+def share_top_p_without_crossing(*args, **kwargs):
+    return _share(*args, **kwargs, crossing=False)
+
+
+def share_top_p_before_top_k(*args, **kwargs):
+    return _share(*args, **kwargs, p_before_k=True)
+
+
+def share_greedy_divides_by_zero(*args, **kwargs):
+    return _share(*args, **kwargs, greedy=False)
+
+
+def share_first_key_is_top(*args, **kwargs):
+    """Takes the dict's first entry for the most likely token (the vLLM reply's is; a dict need not be)."""
+    return _share(*args, **kwargs, first=True)
+
+
 def shared(question: str, request) -> dict:
-    """Names the tests use besides the answer: q6 uses the learner's own filters, here
-    the right ones, so that only ``sample`` is judged."""
-    return dict(np=np, model=request.getfixturevalue("next_token"), softmax=softmax_right,
-                top_k_filter=top_k_right, top_p_filter=top_p_right, min_p_filter=min_p_right)
+    """Names the tests use besides the answer: q6 (and q8, if it likes) uses the learner's own
+    filters, here the right ones, so that only ``sample`` is judged; q8's hidden test also reads
+    the learner's explanation."""
+    names = dict(np=np, model=request.getfixturevalue("next_token"), softmax=softmax_right,
+                 top_k_filter=top_k_right, top_p_filter=top_p_right, min_p_filter=min_p_right)
+    if question == "q8":
+        names["WHY_THE_GAP"] = ("With top-k 5 the gap is sampling noise; with top-k off the tokens outside the "
+                                "top 20 can be drawn too.")
+    return names
 
 CASES = {
     ("06_sampling", "q1"): ("softmax", softmax_right, [softmax_overflows, softmax_multiplies]),
@@ -211,4 +293,9 @@ CASES = {
                                                      sample_ollama_go_order_for_vllm, sample_legacy_rng]),
     ("06_sampling", "q7"): ("ollama_to_vllm", to_vllm_right,
                             [to_vllm_keeps_repeat_penalty, to_vllm_keeps_sentinels, to_vllm_passes_everything]),
+    ("06_sampling", "q8"): ("predict_top_share", share_right,
+                            [share_ignores_temperature, share_multiplies_temperature, share_not_renormalised,
+                             share_unnormalised, share_llama_cpp_order, share_top_k_exactly_k,
+                             share_top_p_without_crossing, share_top_p_before_top_k, share_greedy_divides_by_zero,
+                             share_first_key_is_top]),
 }
