@@ -50,7 +50,7 @@ def xdist_scope(nodeid: str) -> str:
 
 
 def pytest_xdist_make_scheduler(config, log):
-    """``make test``'s parallel phase: whole scopes (above) to each worker. xdist's own
+    """A run on several workers (``-n N``): whole scopes (above) to each worker. xdist's own
     ``--dist loadgroup`` marks do not group under pytest 9 (xdist 3.8 renames
     ``item._nodeid``, which pytest 9 no longer reads), so the grouping is done here."""
     from xdist.scheduler import LoadScopeScheduling
