@@ -45,7 +45,7 @@ def buffer_bytes(log_text: str) -> dict[tuple[str, str, str], int]:
 
     >>> buffer_bytes("load_tensors:   CPU_Mapped model buffer size =    93.06 MiB\\n"
     ...              "llama_context:        CPU compute buffer size =   102.51 MiB\\n")
-    {('load_tensors', 'CPU_Mapped', 'model'): 97579253, ('llama_context', 'CPU', 'compute'): 107488706}
+    {('load_tensors', 'CPU_Mapped', 'model'): 97580482, ('llama_context', 'CPU', 'compute'): 107489525}
     """
     return {(c, b, k): int(float(mib) * 2**20) for c, b, k, mib in BUFFER_LINE.findall(log_text)}
 
