@@ -145,6 +145,17 @@ def _assign(
         return
     for path in grading_assign.assign(solutions, exercises, build, only, run_tests):
         typer.echo(f"wrote {path}")
+        typer.echo(f"  {_engine_questions(grading_assign.autograder_path(build, Path(path)))}")
+
+
+def _engine_questions(autograder_zip: Path) -> str:
+    """Which questions need a live engine (blocked on Gradescope) and how many grade anywhere."""
+    from .grading import marks
+
+    needs = marks.question_needs(autograder_zip)
+    engine = [f"{q} ({marks.describe(sorted(e))})" for q, e in sorted(needs.items()) if e]
+    anywhere = f"{len(needs) - len(engine)} of {len(needs)} questions grade anywhere"
+    return f"{anywhere}; needs an engine: {', '.join(engine)}" if engine else anywhere
 
 
 @app.command("grade")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import pytest
 
 from course_lib import services
@@ -23,6 +25,19 @@ def same_worker(process) -> bool:
     count. Raises psutil.Error for a process that is gone or not ours to read."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     return process.environ().get("PYTEST_XDIST_WORKER") == worker
+
+
+def our_processes(matches: Callable[[psutil.Process], bool]) -> set[int]:
+    """The pids of this worker's processes that ``matches`` (compare two calls to find
+    what a test left behind); processes that vanish or may not be read are skipped."""
+    found = set()
+    for process in psutil.process_iter():
+        try:
+            if matches(process) and same_worker(process):
+                found.add(process.pid)
+        except psutil.Error:
+            pass
+    return found
 
 
 def course(*args: str, env: dict | None = None, timeout: float = 900):

@@ -49,6 +49,7 @@ from tqdm import tqdm
 
 from .. import services
 from ..engines import NO_START
+from .sandbox import PROGRESS
 
 
 class GradingError(RuntimeError):
@@ -101,8 +102,24 @@ PR_SET_PDEATHSIG = 1
 
 
 def grade_one(submission: Path, autograder_zip: Path, limits: Limits) -> Grade:
-    """Grade one notebook; never raises for anything the submission does."""
+    """Grade one notebook; never raises for anything the submission does.
+
+    A timeout that struck before the submission's first cell started is not the
+    learner's doing (a kernel that never came up: one in 300 submissions graded two at
+    a time timed out so, and took 4.7 s graded again), so that one is retried once."""
     started = time.monotonic()
+    grade, cell = _attempt(submission, autograder_zip, limits)
+    if grade.status == "timeout" and cell is None:
+        grade, cell = _attempt(submission, autograder_zip, limits)
+        first_try = f"graded twice: the first try had not started it within {limits.timeout} s"
+        grade.reason = f"{grade.reason}; {first_try}" if grade.reason else first_try
+    grade.seconds = round(time.monotonic() - started, 2)
+    return grade
+
+
+def _attempt(submission: Path, autograder_zip: Path, limits: Limits) -> tuple[Grade, str | None]:
+    """One grading run, and the submission's cell that was running last (None if none
+    had started)."""
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
         work = Path(tmp)
         copy = work / submission.name
@@ -128,12 +145,17 @@ def grade_one(submission: Path, autograder_zip: Path, limits: Limits) -> Grade:
             wrapper.wait()
             with _LIVE_LOCK:
                 _LIVE.discard(wrapper.pid)
+        progress = work / PROGRESS
+        cell = progress.read_text().strip() if progress.is_file() else None
+        if verdict and verdict[0] == "timeout":
+            where = f"in cell {int(cell) + 1} of the notebook (counting every cell from the top)" if cell else "before its first cell started"
+            verdict = ("timeout", f"{verdict[1]} {where}")
         if verdict:
             grade = Grade(submission, *verdict)
         else:
             grade = _read_result(submission, out, wrapper.returncode, log.read_bytes())
-    grade.seconds, grade.peak_mb = round(time.monotonic() - started, 2), round(peak_mb, 1)
-    return grade
+    grade.peak_mb = round(peak_mb, 1)
+    return grade, cell
 
 
 def _watch(wrapper: subprocess.Popen, limits: Limits) -> tuple[tuple[str, str] | None, float]:

@@ -13,6 +13,9 @@ in a throwaway folder. It
   or ``{"error": …}`` to OUT.json; a case says whether it passed, and for a public
   one the failure message (a hidden test's message, which quotes its code, is kept
   out: it goes into the learner's feedback);
+- writes the index of the submission's cell that is running to ``progress`` (in its
+  folder), so that a timeout can say where it struck, and whether it struck before
+  the submission ran at all (a kernel that never started is not the learner's fault);
 - on SIGTERM (``course grade`` died, or stops it) kills its kernel before it exits.
 
 The caller adds what this process cannot enforce on itself: a wall-clock timeout for
@@ -42,22 +45,30 @@ def become_subreaper() -> bool:
         return False
 
 
-LEARNER = "course_grade_learner_cell"
+LEARNER = "course_grade_learner_cell"  # metadata key: the cell's index in the submission
+PROGRESS = "progress"
 
 
 def mark_learner_cells(notebook: Path) -> None:
-    """Tag the submission's own cells, so that the cells otter adds to run the tests
-    and save the results are not held to the learner's per-cell timeout (on a busy
-    machine, a 5 s limit interrupted otter's results cell and lost every point)."""
+    """Tag the submission's own cells with their index, so that the cells otter adds
+    to run the tests and save the results are not held to the learner's per-cell
+    timeout (on a busy machine, a 5 s limit interrupted otter's results cell and lost
+    every point), and a timeout can name the learner's cell."""
     import nbformat
 
     nb = nbformat.read(notebook, as_version=4)
-    for cell in nb.cells:
-        cell.metadata[LEARNER] = True
+    for index, cell in enumerate(nb.cells):
+        cell.metadata[LEARNER] = index
     nbformat.write(nb, notebook)
 
 
-def bound_cells(cell_timeout: int) -> None:
+def record_progress(cell, progress: Path) -> None:
+    """Note which of the submission's cells starts now (otter's own cells are not noted)."""
+    if LEARNER in cell.metadata:
+        progress.write_text(str(cell.metadata[LEARNER]))
+
+
+def bound_cells(cell_timeout: int, progress: Path) -> None:
     """Make every ExecutePreprocessor otter creates interrupt the learner's cells after
     the timeout (otter's own cells are bounded by the caller's overall timeout)."""
     from nbconvert.preprocessors import ExecutePreprocessor
@@ -66,7 +77,8 @@ def bound_cells(cell_timeout: int) -> None:
 
     def bounded(self, *args, **kwargs):
         original(self, *args, **kwargs)
-        self.timeout_func = lambda cell: cell_timeout if cell.metadata.get(LEARNER) else None
+        self.timeout_func = lambda cell: cell_timeout if LEARNER in cell.metadata else None
+        self.on_cell_start = lambda cell, cell_index: record_progress(cell, progress)
         self.interrupt_on_timeout = True
         self.allow_errors = True
 
@@ -154,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     become_subreaper()
     signal.signal(signal.SIGTERM, _on_sigterm)
-    bound_cells(args.cell_timeout)
+    bound_cells(args.cell_timeout, Path(PROGRESS).resolve())  # otter may change folder
     try:
         mark_learner_cells(args.notebook)
         outcome = grade(args.autograder_zip, args.notebook)

@@ -9,14 +9,13 @@ import signal
 import subprocess
 import time
 
-import psutil
 import pytest
 
 from course_lib.engines import NO_START
 from course_lib.grading import assign, marks
 from course_lib.grading.batch import ledger_path, points_in
 
-from ..helpers import COURSE, course, free_port, same_worker
+from ..helpers import COURSE, course, free_port, our_processes
 from .classroom import ROOT, SOLUTIONS, make_class
 
 SIZE = 14
@@ -27,14 +26,7 @@ LIMITS = ["--cell-timeout", "10", "--timeout", "300", "--jobs", "2", "--no-engin
 def grading_processes() -> set[int]:
     """Sandboxes and their kernels, of any `course grade` (ours are the new ones): the
     processes that inherited the grader's COURSE_NO_ENGINE_START."""
-    found = set()
-    for p in psutil.process_iter():
-        try:
-            if NO_START in p.environ() and same_worker(p):
-                found.add(p.pid)
-        except psutil.Error:
-            pass
-    return found
+    return our_processes(lambda p: NO_START in p.environ())
 
 
 def ledger_lines(out) -> list[str]:

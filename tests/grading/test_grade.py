@@ -4,13 +4,12 @@ import csv
 import time
 
 import nbformat
-import psutil
 import pytest
 
 from course_lib.grading import assign
 from course_lib.grading.grade import Limits, grade_many
 
-from ..helpers import course, same_worker
+from ..helpers import course, our_processes
 from .test_exercises import EXERCISES, SOLUTIONS
 
 # Edits otter's own test files so every assertion passes; plain otter then gives
@@ -54,14 +53,7 @@ EXPECTED = {  # status, total points
 
 
 def kernels() -> set[int]:
-    found = set()
-    for p in psutil.process_iter(["cmdline"]):
-        try:
-            if any("ipykernel" in part for part in (p.info["cmdline"] or [])) and same_worker(p):
-                found.add(p.pid)
-        except psutil.Error:
-            pass
-    return found
+    return our_processes(lambda p: any("ipykernel" in part for part in p.cmdline()))
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +83,26 @@ def test_each_submission_gets_what_it_earned(graded, label):
     grades = graded[0]
     status, total = EXPECTED[label]
     assert (grades[label].status, grades[label].total) == (status, total), grades[label]
+
+
+def test_a_timeout_names_the_cell_it_struck_in_and_is_not_retried(graded):
+    grades, *_ = graded
+    exercise = nbformat.read(EXERCISES / "00_setup.ipynb", as_version=4)
+    (answer,) = [i for i, c in enumerate(exercise.cells) if "otter_answer_cell" in c.metadata.get("tags", [])]
+    c_loop = grades["c_loop"]
+    assert f"in cell {answer + 1} of the notebook" in c_loop.reason, c_loop.reason
+    assert "graded twice" not in c_loop.reason and c_loop.seconds < 2 * 45, c_loop
+
+
+def test_a_timeout_before_the_first_cell_is_retried_once(graded, tmp_path):
+    """1 s is too short for the wrapper to start a kernel: not the learner's doing."""
+    _, _, made, folder, _ = graded
+    before = kernels()
+    (grade,) = grade_many([folder / "right" / "00_setup.ipynb"], made.autograder_zip, Limits(timeout=1), jobs=1)
+    assert grade.status == "timeout" and "before its first cell started" in grade.reason, grade
+    assert "graded twice" in grade.reason and grade.seconds >= 2, grade
+    time.sleep(1)
+    assert kernels() - before == set()
 
 
 def test_no_kernel_or_grader_process_is_left(graded):
