@@ -12,7 +12,7 @@ T ?=
 PHASE  := $(PYTHON) tests/phases.py
 SUBMAKE := $(MAKE) --no-print-directory
 
-.PHONY: all setup engine model browser lab test clean help
+.PHONY: all setup engine model browser gateway lab test clean help
 
 all: setup
 
@@ -64,6 +64,11 @@ model: engine
 browser: $(BASE_STAMP)
 	@$(PY) -m tests.make_lab.chromium install
 
+# 6. For the class gateway's tests only: Debian's nginx and its njs module, installed
+#    the same way; otherwise those tests are reported as skipped, with the reason.
+gateway: $(BASE_STAMP)
+	@$(PY) -m tests.make_lab.nginx install
+
 lab: setup
 	$(COURSE) lab $(VLLM_ARGS)
 
@@ -74,6 +79,7 @@ test:
 	@$(PHASE) run "setup: vLLM engine" $(SUBMAKE) engine
 	@$(PHASE) run "setup: model for vLLM" $(SUBMAKE) model
 	@$(PHASE) run "setup: Chromium (browser test)" $(SUBMAKE) browser
+	@$(PHASE) run "setup: nginx (class gateway)" $(SUBMAKE) gateway
 	@$(if $(T),,$(PHASE) run "course assign --check" $(COURSE) assign --check)
 	@$(PHASE) run "pytest $(or $(T),(all tests))" $(PYTEST) $(T)
 	@$(PHASE) report

@@ -1,0 +1,238 @@
+"""The class gateway, for real: Debian's nginx in front of a lab Ollama, used through
+the official ``ollama`` and ``openai`` clients with learners' keys.
+
+One lab Ollama and one gateway for the module, each on a free loopback port, under a
+COURSE_HOME of their own. Each test uses learners of its own, so that one test's rate
+or revocation never decides another's outcome.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import ollama
+import openai
+import psutil
+import pytest
+import requests
+
+from course_lib import services
+from course_lib.class_kit import gateway, keys, roster, usage
+
+from ..helpers import free_port
+from ..lab_ollama.conftest import running_lab
+from ..make_lab import nginx
+
+MODEL = "smollm2:135m"
+LEARNERS = ["ada", "bob", "cy", "dee", "eve", "fay", "gus"] + [f"load-{i}" for i in range(6)]
+RATE, BURST = "2r/s", 4
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """A COURSE_HOME of the module's own, for the lab Ollama and the gateway alike."""
+    path = tmp_path_factory.mktemp("class-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COURSE_HOME", str(path))
+        patch.delenv("OLLAMA_API_KEY", raising=False)  # the ollama client would send it as a key
+        yield path
+
+
+@pytest.fixture(scope="module")
+def lab(home):
+    with running_lab(home) as server:
+        requests.post(server.url + "/api/pull", json={"model": MODEL, "stream": False}, timeout=300).raise_for_status()
+        yield server
+
+
+@pytest.fixture(scope="module")
+def gw(home, request):
+    """The gateway in front of the lab Ollama; every learner has a key. Stopped after,
+    and nothing of it may be left running."""
+    if nginx.find() is None:
+        pytest.skip(f"no nginx with njs for the class gateway: {nginx.unavailable_reason()}")
+    lab = request.getfixturevalue("lab")
+    keys.issue(roster.Learner(name) for name in LEARNERS)
+    settings = gateway.up(gateway.Settings(port=free_port(), ollama_url=lab.url, vllm_url=lab.url, rate=RATE, burst=BURST))
+    pid = services.running_pid(gateway.service(settings))
+    yield settings
+    assert gateway.down()
+    assert not services.group_alive(pid), "nginx processes left after down"
+
+
+def key(name: str) -> str:
+    return keys.load()[name]["key"]
+
+
+def bearer(name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key(name)}"}
+
+
+def logged(name: str, count: int, timeout: float = 10.0) -> usage.Usage:
+    """The learner's usage once ``count`` requests are logged (nginx writes a request's
+    line just after its last byte is sent, so a client may be a moment ahead)."""
+    deadline = time.monotonic() + timeout
+    while (found := usage.per_learner().get(name, usage.Usage())).requests < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
+
+
+def test_a_key_works_with_the_official_clients(gw):
+    client = ollama.Client(host=gw.url, headers=bearer("ada"))
+    chat = client.chat(model=MODEL, messages=[{"role": "user", "content": "Hi"}], options={"num_predict": 3})
+    assert chat.done and chat.eval_count >= 1 and chat.message.role == "assistant"
+    parts = list(client.generate(model=MODEL, prompt="Count: 1, 2,", stream=True, options={"num_predict": 4}))
+    assert len(parts) >= 2 and parts[-1].done and not parts[0].done  # streamed, chunk by chunk
+    chat_api = openai.OpenAI(base_url=gw.url + "/ollama/v1", api_key=key("ada"), max_retries=0)
+    reply = chat_api.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=3)
+    assert reply.choices[0].message.content and reply.usage.completion_tokens >= 1
+    assert logged("ada", 3).requests == 3
+
+
+def test_no_key_or_an_unknown_key_is_refused_with_what_to_do(gw):
+    for headers in ({}, {"Authorization": "Bearer not-a-key"}, {"Authorization": key("bob")}):  # the last: no "Bearer "
+        answer = requests.post(gw.url + "/api/chat", json={"model": MODEL}, headers=headers, timeout=10)
+        assert answer.status_code == 401 and "COURSE_KEY" in answer.json()["error"]
+    with pytest.raises(ollama.ResponseError) as refused:
+        ollama.Client(host=gw.url).list()
+    assert refused.value.status_code == 401 and "COURSE_KEY" in refused.value.error
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=gw.url + "/ollama/v1", api_key="wrong", max_retries=0).models.list()
+
+
+def test_a_revoked_key_is_refused_at_once(gw):
+    client = ollama.Client(host=gw.url, headers=bearer("bob"))
+    assert client.list().models  # admitted before
+    gateway.revoke("bob")
+    with pytest.raises(ollama.ResponseError) as refused:
+        client.list()  # the same client, its connection kept alive
+    assert refused.value.status_code == 401 and "revoked" in refused.value.error
+    assert requests.get(gw.url + "/api/tags", headers=bearer("bob"), timeout=10).status_code == 401
+    assert requests.get(gw.url + "/api/tags", headers=bearer("cy"), timeout=10).ok  # others unaffected
+    assert logged("bob", 3).unauthorized == 2  # the refusals count under bob, not as anonymous
+
+
+def test_one_learner_over_the_rate_does_not_slow_another(gw):
+    def hit(name: str) -> requests.Response:
+        return requests.get(gw.url + "/api/version", headers=bearer(name), timeout=10)
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(hit, ["dee"] * 12 + ["eve"] * BURST))
+    greedy, calm = answers[:12], answers[12:]
+    statuses = sorted(a.status_code for a in greedy)
+    assert 200 in statuses and 429 in statuses, statuses
+    assert set(statuses) == {200, 429}
+    refused = next(a for a in greedy if a.status_code == 429)
+    assert "2 requests per second" in refused.json()["error"] and f"bursts of {BURST}" in refused.json()["error"]
+    assert [a.status_code for a in calm] == [200] * BURST
+    assert logged("dee", 12).rate_limited == statuses.count(429)
+
+
+def test_usage_per_learner_is_what_the_engines_reported(gw):
+    client = ollama.Client(host=gw.url, headers=bearer("fay"))
+    chat = client.chat(model=MODEL, messages=[{"role": "user", "content": "Name a colour."}], options={"num_predict": 5})
+    last = list(client.generate(model=MODEL, prompt="Once upon a time", stream=True, options={"num_predict": 6}))[-1]
+    chat_api = openai.OpenAI(base_url=gw.url + "/ollama/v1", api_key=key("fay"), max_retries=0)
+    plain = chat_api.completions.create(model=MODEL, prompt="The sky is", max_tokens=4)
+    counted = list(chat_api.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=3,
+                                                    stream=True, stream_options={"include_usage": True}))[-1].usage  # fmt: skip
+    uncounted = chat_api.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Yo"}], max_tokens=3,
+                                                 stream=True)  # fmt: skip
+    assert all(chunk.usage is None for chunk in uncounted)  # the request went through as the learner sent it
+    found = logged("fay", 5)
+    assert found == usage.Usage(
+        requests=5, unknown_tokens=1,
+        prompt_tokens=chat.prompt_eval_count + last.prompt_eval_count + plain.usage.prompt_tokens + counted.prompt_tokens,
+        completion_tokens=chat.eval_count + last.eval_count + plain.usage.completion_tokens + counted.completion_tokens,
+    )  # fmt: skip
+
+
+def test_six_learners_at_once_each_get_their_own_answers(gw, lab):
+    """Each learner's prompt has a length of its own; a raw prompt's ``prompt_eval_count``
+    is its own token count, so a reply sent to the wrong learner would show."""
+    learners = [f"load-{i}" for i in range(6)]
+    prompts = {name: " ".join(["word"] * (3 + 4 * i)) + f" {name}" for i, name in enumerate(learners)}
+    body = {"model": MODEL, "raw": True, "stream": False, "options": {"num_predict": 1}}
+    alone = {name: requests.post(lab.url + "/api/generate", json={**body, "prompt": prompt}, timeout=60).json()["prompt_eval_count"]
+             for name, prompt in prompts.items()}  # fmt: skip
+    assert len(set(alone.values())) == len(learners), alone
+
+    def learner(name: str) -> list[int]:
+        with requests.Session() as session:
+            return [session.post(gw.url + "/api/generate", json={**body, "prompt": prompts[name]}, headers=bearer(name),
+                                 timeout=60).json()["prompt_eval_count"] for _ in range(3)]  # fmt: skip
+
+    with ThreadPoolExecutor(len(learners)) as pool:
+        counts = dict(zip(learners, pool.map(learner, learners)))
+    assert counts == {name: [alone[name]] * 3 for name in learners}
+    for name in learners:
+        found = logged(name, 3)
+        assert (found.requests, found.prompt_tokens, found.completion_tokens) == (3, 3 * alone[name], 3), name
+    assert usage.NO_LEARNER not in {name for name, found in usage.per_learner().items() if found.requests > found.unauthorized}
+
+
+def test_the_gateway_listens_on_loopback_only(gw):
+    pid = services.running_pid(gateway.service(gw))
+    listening = {c.laddr for p in services.process_tree(pid) for c in p.net_connections("tcp") if c.status == psutil.CONN_LISTEN}
+    assert listening == {("127.0.0.1", gw.port)}
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.2", gw.port), timeout=2):
+        pass
+    assert requests.get(gw.url + "/nowhere", timeout=5).status_code == 404
+
+
+def test_a_port_in_use_is_a_clear_error_and_nothing_runs(gw, tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_HOME", str(tmp_path))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = gateway.Settings(port=port, ollama_url=gw.ollama_url, vllm_url=gw.vllm_url)
+        started = time.monotonic()
+        with pytest.raises(services.ServiceError, match=f"port {port} .* already in use"):
+            gateway.up(settings)
+        assert time.monotonic() - started < 10
+    assert gateway.running() is None
+    assert not [p for p in psutil.process_iter(["cmdline"]) if str(tmp_path) in " ".join(p.info["cmdline"] or [])]
+
+
+def test_a_second_gateway_in_the_same_home_is_refused(gw):
+    with pytest.raises(gateway.GatewayError, match="already runs at"):
+        gateway.up(gateway.Settings(port=free_port(), ollama_url=gw.ollama_url, vllm_url=gw.vllm_url))
+    assert gateway.running() == gw
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("name,email\nada,a@x\n", "line 1: the header needs a 'learner' column"),
+        ("learner\nada\nAda Lovelace\n", "line 3: 'Ada Lovelace' is not a valid learner name"),
+        ("learner,email\nada,a@x\nbob,b@x\nada,c@x\n", "line 4: learner 'ada' is listed twice"),
+        ("learner,email\nada,a@x,extra\n", "line 2: 3 fields where the header has 2"),
+        ("learner\n\n", "no learners below the header"),
+    ],
+)
+def test_a_malformed_roster_names_the_line(tmp_path, text, said):
+    path = tmp_path / "roster.csv"
+    path.write_text(text)
+    with pytest.raises(roster.RosterError) as error:
+        roster.read(path)
+    assert said in str(error.value) and str(path) in str(error.value)
+
+
+def test_keys_are_made_once_and_revoked_learners_get_no_new_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_HOME", str(tmp_path))
+    path = tmp_path / "roster.csv"
+    path.write_text("learner,email\nada,ada@example.org\nbob,\n")
+    first = keys.issue(roster.read(path))
+    keys.revoke("bob")
+    path.write_text("learner,email\nada,ada@example.org\nbob,\ncy,\n")
+    again = keys.issue(roster.read(path))
+    assert again["ada"] == first["ada"] and again["bob"]["key"] == first["bob"]["key"] and again["bob"]["revoked"]
+    assert len({record["key"] for record in again.values()}) == 3
+    keys.write_handout(tmp_path / "keys.csv", again)
+    assert (tmp_path / "keys.csv").read_text().splitlines() == [
+        "learner,email,key", f"ada,ada@example.org,{first['ada']['key']}", f"cy,,{again['cy']['key']}"]
+    with pytest.raises(roster.RosterError, match="no key was issued to 'zed'"):
+        keys.revoke("zed")
