@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from . import __version__, config, doctor, engines, jupyter_lab, model, services
 from .bench.cli import bench_app
+from .class_kit.cli import class_app
 from .ollama_cli.app import ollama_app
 from .vllm_tools import server as vllm_server
 
@@ -24,6 +25,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(serve_app, name="serve")
 app.add_typer(ollama_app, name="ollama")
 app.add_typer(bench_app, name="bench")
+app.add_typer(class_app, name="class")
 
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 

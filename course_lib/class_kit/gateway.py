@@ -33,6 +33,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import psutil
 import requests
 
 from .. import config, services
@@ -113,6 +114,7 @@ def _json_text(message: str) -> str:
 NO_KEY = _json_text(
     "No learner key. Set COURSE_KEY to the key your instructor gave you; "
     "clients send it as the header Authorization: Bearer KEY.")  # fmt: skip
+ENGINE_DOWN = _json_text("The engine behind the gateway does not answer. Tell your instructor (`course up` starts it).")
 REVOKED = _json_text("This learner key was revoked. Ask your instructor for a new key and set COURSE_KEY to it.")
 
 
@@ -199,9 +201,11 @@ http {{
         listen {host}:{settings.port};
         default_type application/json;
         error_page 429 @too_many;
+        error_page 502 504 @engine_down;
 
         location = {HEALTH} {{ access_log off; return 200 '{{"status":"ok","keys":"$keys_version"}}'; }}
         location @too_many {{ return 429 {too_many}; }}
+        location @engine_down {{ return 502 {ENGINE_DOWN}; }}
         location / {{ return 404 '{{"error":"The gateway serves /api/ and /ollama/ (Ollama) and /v1/ (vLLM)."}}'; }}
 {routes}
     }}
@@ -271,8 +275,15 @@ def running() -> Settings | None:
 
 
 def reload(timeout: float = 10.0) -> None:
-    """Rewrite the keys include and make the running nginx use it, returning only once
-    new connections are answered with the new keys (``$keys_version``)."""
+    """Rewrite the keys include and make the running nginx use it; return only once no
+    worker with the old keys takes a request any more.
+
+    A reload (SIGHUP) starts new workers and asks the old ones to finish: each closes
+    its idle keep-alive connections and accepts nothing new, but only when it gets to
+    the signal. So this waits for the new keys to answer (``$keys_version``) and for
+    every old worker to have gone or to call itself "shutting down" (nginx retitles it
+    before closing its connections); a stream an old worker is sending still finishes.
+    """
     settings = running()
     (prefix() / "logs").mkdir(parents=True, exist_ok=True)
     text = render_keys()
@@ -280,17 +291,31 @@ def reload(timeout: float = 10.0) -> None:
     if settings is None:
         return
     _check(service(settings))
-    os.kill(services.running_pid(service(settings)), signal.SIGHUP)
+    master = services.running_pid(service(settings))
+    old = services.process_tree(master)[:-1]
+    os.kill(master, signal.SIGHUP)
     version = re.search(r'\$keys_version \{ default "(\w+)"', text).group(1)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            if requests.get(settings.url + HEALTH, timeout=2).json().get("keys") == version:
-                return
-        except (requests.RequestException, ValueError):
-            pass
+        if _answers_with(settings, version) and all(_finishing(worker) for worker in old):
+            return
         time.sleep(0.05)
     raise GatewayError(f"nginx did not take the new keys within {timeout:.0f} s; see {prefix() / 'logs' / 'error.log'}")
+
+
+def _answers_with(settings: Settings, version: str) -> bool:
+    try:
+        return requests.get(settings.url + HEALTH, timeout=2).json().get("keys") == version
+    except (requests.RequestException, ValueError):
+        return False
+
+
+def _finishing(worker: psutil.Process) -> bool:
+    """True when an old nginx worker has exited or is shutting down (takes nothing new)."""
+    try:
+        return "shutting down" in " ".join(worker.cmdline())
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return True
 
 
 def revoke(learner: str) -> None:

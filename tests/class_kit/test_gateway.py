@@ -85,10 +85,13 @@ def test_a_key_works_with_the_official_clients(gw):
     assert chat.done and chat.eval_count >= 1 and chat.message.role == "assistant"
     parts = list(client.generate(model=MODEL, prompt="Count: 1, 2,", stream=True, options={"num_predict": 4}))
     assert len(parts) >= 2 and parts[-1].done and not parts[0].done  # streamed, chunk by chunk
-    chat_api = openai.OpenAI(base_url=gw.url + "/ollama/v1", api_key=key("ada"), max_retries=0)
-    reply = chat_api.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=3)
-    assert reply.choices[0].message.content and reply.usage.completion_tokens >= 1
-    assert logged("ada", 3).requests == 3
+    for base in ("/ollama/v1", "/v1"):  # /v1/ goes to vLLM; here a lab Ollama stands in for it
+        chat_api = openai.OpenAI(base_url=gw.url + base, api_key=key("ada"), max_retries=0)
+        reply = chat_api.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=3)
+        assert reply.choices[0].message.content and reply.usage.completion_tokens >= 1
+    assert logged("ada", 4).requests == 4
+    assert [entry["uri"] for entry in usage.entries() if entry["learner"] == "ada"] == [
+        "/api/chat", "/api/generate", "/ollama/v1/chat/completions", "/v1/chat/completions"]
 
 
 def test_no_key_or_an_unknown_key_is_refused_with_what_to_do(gw):

@@ -1,0 +1,55 @@
+"""``course class …`` on bad input: a clear message and exit status 1, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from course_lib.cli import app
+
+
+@pytest.fixture
+def course(tmp_path, monkeypatch):
+    """The real command line, in this process, with a COURSE_HOME of its own."""
+    monkeypatch.setenv("COURSE_HOME", str(tmp_path / "home"))
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, ["class", *args])
+
+
+def test_a_bad_roster_names_its_line(course, tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("learner,email\nada,a@x\nAda Lovelace,b@x\n")
+    done = course("keys", "--roster", str(roster), "--out", str(tmp_path / "keys.csv"))
+    assert done.exit_code == 1 and "line 3: 'Ada Lovelace' is not a valid learner name" in done.output
+    assert "Traceback" not in done.output and not (tmp_path / "keys.csv").exists()
+    missing = course("keys", "--roster", str(tmp_path / "none.csv"), "--out", str(tmp_path / "keys.csv"))
+    assert missing.exit_code == 1 and "no such roster file" in missing.output
+
+
+def test_keys_are_written_once_and_kept(course, tmp_path):
+    roster, out = tmp_path / "roster.csv", tmp_path / "keys.csv"
+    roster.write_text("learner\nada\nbob\n")
+    assert course("keys", "--roster", str(roster), "--out", str(out)).exit_code == 0
+    first = out.read_text()
+    assert first.startswith("learner,email,key\nada,,") and len(first.splitlines()) == 3
+    assert course("keys", "--roster", str(roster), "--out", str(out)).exit_code == 0
+    assert out.read_text() == first
+
+
+def test_revoking_a_learner_without_a_key_is_refused(course):
+    done = course("revoke", "zed")
+    assert done.exit_code == 1 and "no key was issued to 'zed'" in done.output
+
+
+def test_a_bad_rate_or_port_is_refused_before_anything_starts(course):
+    rate = course("gateway", "up", "--rate", "5")
+    assert rate.exit_code == 1 and "r/s or r/m" in rate.output
+    port = course("gateway", "up", "--port", "70000")
+    assert port.exit_code == 1 and "port within 1-65535" in port.output
+    status = course("gateway", "status")
+    assert status.exit_code == 1 and "not running" in status.output
+
+
+def test_usage_without_a_log_says_so(course):
+    done = course("usage")
+    assert done.exit_code == 0 and "no requests logged" in done.output
