@@ -94,6 +94,19 @@ def test_a_key_works_with_the_official_clients(gw):
         "/api/chat", "/api/generate", "/ollama/v1/chat/completions", "/v1/chat/completions"]
 
 
+def test_a_stream_passes_through_as_it_is_made(gw):
+    """Neither nginx nor the token-counting filter may hold a stream back: held, these
+    chunks would all arrive at once, at the end (as they do when usage.js sends only at
+    the last buffer)."""
+    body = {"model": MODEL, "prompt": "List the numbers from one to twenty:", "options": {"num_predict": 16}}
+    arrived = []
+    with requests.post(gw.url + "/api/generate", json=body, headers=bearer("gus"), stream=True, timeout=60) as answer:
+        for line in answer.iter_lines():
+            arrived.append(time.monotonic())
+    assert len(arrived) >= 8
+    assert arrived[-1] - arrived[len(arrived) // 2] > 0.02, [round(t - arrived[0], 3) for t in arrived]
+
+
 def test_no_key_or_an_unknown_key_is_refused_with_what_to_do(gw):
     for headers in ({}, {"Authorization": "Bearer not-a-key"}, {"Authorization": key("bob")}):  # the last: no "Bearer "
         answer = requests.post(gw.url + "/api/chat", json={"model": MODEL}, headers=headers, timeout=10)
