@@ -42,6 +42,7 @@ from . import class_home, keys
 JS_MODULE = Path("/usr/lib/nginx/modules/ngx_http_js_module.so")
 USAGE_JS = Path(__file__).with_name("usage.js")
 PACKAGES = ("nginx", "libnginx-mod-http-js")
+SBIN = ("/usr/sbin/nginx", "/sbin/nginx")  # where Debian puts nginx; not on a user's PATH
 RATE = re.compile(r"[1-9]\d*r/[sm]")
 HEALTH = "/gateway/health"
 
@@ -88,9 +89,12 @@ def access_log() -> Path:
 def find_nginx() -> str:
     """The nginx binary, after checking that njs is installed; else GatewayError saying
     which Debian packages to install."""
-    nginx = os.environ.get("NGINX") or shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/sbin/nginx") if Path(p).is_file()), None)  # fmt: skip
-    missing = "nginx" if nginx is None else "njs" if not JS_MODULE.is_file() else None
+    explicit = os.environ.get("NGINX")
+    if explicit and not Path(explicit).is_file():
+        raise GatewayError(f"NGINX={explicit} is not a file")
+    nginx = explicit or shutil.which("nginx") or next(
+        (p for p in SBIN if Path(p).is_file()), None)  # fmt: skip
+    missing = "nginx" if nginx is None else "njs, nginx's JavaScript module," if not JS_MODULE.is_file() else None
     if missing:
         raise GatewayError(f"the class gateway needs {missing} (Debian: `apt-get install {' '.join(PACKAGES)}`)")
     return nginx

@@ -18,11 +18,10 @@ import psutil
 import pytest
 import requests
 
-from course_lib import services
+from course_lib import engines, services
 from course_lib.class_kit import gateway, keys, roster, usage
 
 from ..helpers import free_port
-from ..lab_ollama.conftest import running_lab
 from ..make_lab import nginx
 
 MODEL = "smollm2:135m"
@@ -41,10 +40,10 @@ def home(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def lab(home):
-    with running_lab(home) as server:
-        requests.post(server.url + "/api/pull", json={"model": MODEL, "stream": False}, timeout=300).raise_for_status()
-        yield server
+def lab(home) -> str:
+    """A lab Ollama of the module's own, the model pulled and loaded; its URL."""
+    with engines.own_lab_ollama(pull=MODEL) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +54,7 @@ def gw(home, request):
         pytest.skip(f"no nginx with njs for the class gateway: {nginx.unavailable_reason()}")
     lab = request.getfixturevalue("lab")
     keys.issue(roster.Learner(name) for name in LEARNERS)
-    settings = gateway.up(gateway.Settings(port=free_port(), ollama_url=lab.url, vllm_url=lab.url, rate=RATE, burst=BURST))
+    settings = gateway.up(gateway.Settings(port=free_port(), ollama_url=lab, vllm_url=lab, rate=RATE, burst=BURST))
     pid = services.running_pid(gateway.service(settings))
     yield settings
     assert gateway.down()
@@ -171,7 +170,7 @@ def test_six_learners_at_once_each_get_their_own_answers(gw, lab):
     learners = [f"load-{i}" for i in range(6)]
     prompts = {name: " ".join(["word"] * (3 + 4 * i)) + f" {name}" for i, name in enumerate(learners)}
     body = {"model": MODEL, "raw": True, "stream": False, "options": {"num_predict": 1}}
-    alone = {name: requests.post(lab.url + "/api/generate", json={**body, "prompt": prompt}, timeout=60).json()["prompt_eval_count"]
+    alone = {name: requests.post(lab + "/api/generate", json={**body, "prompt": prompt}, timeout=60).json()["prompt_eval_count"]
              for name, prompt in prompts.items()}  # fmt: skip
     assert len(set(alone.values())) == len(learners), alone
 
