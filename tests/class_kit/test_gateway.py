@@ -8,9 +8,12 @@ or revocation never decides another's outcome.
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import ollama
 import openai
@@ -251,3 +254,43 @@ def test_keys_are_made_once_and_revoked_learners_get_no_new_one(tmp_path, monkey
         "learner,email,key", f"ada,ada@example.org,{first['ada']['key']}", f"cy,,{again['cy']['key']}"]
     with pytest.raises(roster.RosterError, match="no key was issued to 'zed'"):
         keys.revoke("zed")
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """An engine stand-in that records what reaches it and reports OpenAI-style usage."""
+
+    seen: list[tuple[str, dict]] = []
+
+    def do_GET(self):
+        self.seen.append((self.path, dict(self.headers)))
+        body = json.dumps({"usage": {"prompt_tokens": 7, "completion_tokens": 2}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_engines_get_the_path_they_serve_and_never_the_key(tmp_path, monkeypatch):
+    if nginx.find() is None:
+        pytest.skip(f"no nginx with njs for the class gateway: {nginx.unavailable_reason()}")
+    monkeypatch.setenv("COURSE_HOME", str(tmp_path))
+    keys.issue([roster.Learner("ada")])
+    engine = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=engine.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{engine.server_address[1]}"
+    settings = gateway.up(gateway.Settings(port=free_port(), ollama_url=url, vllm_url=url))
+    try:
+        asked = ["/api/tags", "/ollama/api/tags", "/ollama/v1/models", "/v1/models", "/vllm/metrics", "/vllm/tokenize?x=1"]
+        for path in asked:
+            assert requests.get(settings.url + path, headers=bearer("ada"), timeout=10).ok, path
+        found = logged("ada", len(asked))
+    finally:
+        assert gateway.down()
+        engine.shutdown()
+    assert [path for path, _ in Recorder.seen] == ["/api/tags", "/api/tags", "/v1/models", "/v1/models", "/metrics", "/tokenize?x=1"]
+    assert all("Authorization" not in headers and headers["Host"] == url.removeprefix("http://") for _, headers in Recorder.seen)
+    assert (found.prompt_tokens, found.completion_tokens) == (7 * len(asked), 2 * len(asked))
