@@ -43,13 +43,20 @@ def gateway_up(
 @gateway_app.command("down")
 def gateway_down() -> None:
     """Stop the gateway."""
-    typer.echo("gateway stopped" if gateway.down() else "no gateway was running")
+    try:
+        stopped = gateway.down()
+    except ERRORS as error:
+        _fail(error)
+    typer.echo("gateway stopped" if stopped else "no gateway was running")
 
 
 @gateway_app.command("status")
 def gateway_status() -> None:
     """Whether the gateway runs, where, and in front of what."""
-    settings = gateway.running()
+    try:
+        settings = gateway.running()
+    except ERRORS as error:
+        _fail(error)
     if settings is None:
         typer.echo("gateway: not running")
         raise typer.Exit(1)

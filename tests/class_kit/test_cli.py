@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from typer.testing import CliRunner
 
 from course_lib.cli import app
+
+from ..make_lab import nginx
 
 
 @pytest.fixture
@@ -53,3 +57,15 @@ def test_a_bad_rate_or_port_is_refused_before_anything_starts(course):
 def test_usage_without_a_log_says_so(course):
     done = course("usage")
     assert done.exit_code == 0 and "no requests logged" in done.output
+
+
+def test_a_port_in_use_is_said_and_nothing_starts(course):
+    nginx.require()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = course("gateway", "up", "--port", str(port), "--ollama-url", "http://127.0.0.1:9", "--vllm-url", "http://127.0.0.1:9")
+    assert done.exit_code == 1 and f"port {port} on 127.0.0.1 is already in use" in done.output
+    assert "Traceback" not in done.output
+    assert course("gateway", "status").exit_code == 1

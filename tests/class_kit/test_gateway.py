@@ -53,8 +53,7 @@ def lab(home) -> str:
 def gw(home, request):
     """The gateway in front of the lab Ollama; every learner has a key. Stopped after,
     and nothing of it may be left running."""
-    if nginx.find() is None:
-        pytest.skip(f"no nginx with njs for the class gateway: {nginx.unavailable_reason()}")
+    nginx.require()
     lab = request.getfixturevalue("lab")
     keys.issue(roster.Learner(name) for name in LEARNERS)
     settings = gateway.up(gateway.Settings(port=free_port(), ollama_url=lab, vllm_url=lab, rate=RATE, burst=BURST))
@@ -275,8 +274,7 @@ class Recorder(BaseHTTPRequestHandler):
 
 
 def test_the_engines_get_the_path_they_serve_and_never_the_key(tmp_path, monkeypatch):
-    if nginx.find() is None:
-        pytest.skip(f"no nginx with njs for the class gateway: {nginx.unavailable_reason()}")
+    nginx.require()
     monkeypatch.setenv("COURSE_HOME", str(tmp_path))
     keys.issue([roster.Learner("ada")])
     engine = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)

@@ -37,6 +37,15 @@ def unavailable_reason() -> str:
     return "nginx and njs are installed"
 
 
+def require() -> str:
+    """nginx's path for a test that needs the gateway; else skip it, with the reason."""
+    import pytest
+
+    if (path := find()) is None:
+        pytest.skip(f"no nginx with njs for the class gateway: {unavailable_reason()}")
+    return path
+
+
 def install() -> str | None:
     """Find or install nginx with njs; return nginx's path, or None with the reason recorded."""
     return apt.find_or_install(STATUS_FILE, find, gateway.PACKAGES, "the class gateway's tests", "no nginx with njs")
