@@ -277,6 +277,7 @@ def test_the_engines_get_the_path_they_serve_and_never_the_key(tmp_path, monkeyp
     nginx.require()
     monkeypatch.setenv("COURSE_HOME", str(tmp_path))
     keys.issue([roster.Learner("ada")])
+    Recorder.seen.clear()
     engine = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     threading.Thread(target=engine.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{engine.server_address[1]}"
