@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import class_server
 from .config import HF_MODEL_ID, OLLAMA_MODEL, VLLM_SERVED_NAME
+
+class_server.apply()  # in a class, before the notebook creates any client (COURSE_SERVER)
 
 try:
     __version__ = version("course_lib")

@@ -9,6 +9,8 @@ variable moves the whole course to a real Ollama, a GPU vLLM or a remote server.
 | ``VLLM_BASE_URL`` | ``http://127.0.0.1:8000/v1`` | the OpenAI-compatible vLLM server        |
 | ``COURSE_HOME``   | a per-user cache folder    | converted model, pid and log files        |
 | ``COURSE_ENGINE`` | ``auto``                   | ``auto``: real Ollama if one answers, else lab; ``lab``/``real`` force it |
+| ``COURSE_SERVER`` | unset                      | a class gateway: sets the two URLs above (``class_server``) |
+| ``COURSE_KEY``    | unset                      | the learner's key for that gateway        |
 """
 
 from __future__ import annotations
@@ -175,7 +177,11 @@ def vllm_base_url() -> str:
 
 
 def vllm_root_url() -> str:
-    """The vLLM server without ``/v1``: where ``/health`` and ``/metrics`` live."""
+    """The vLLM server without ``/v1``: where ``/health`` and ``/metrics`` live. Behind
+    a class gateway (``COURSE_SERVER``) that is the gateway's ``/vllm``."""
+    server = _env("COURSE_SERVER").rstrip("/")
+    if server and vllm_base_url() == f"{server}/v1":
+        return f"{server}/vllm"
     return root_url(vllm_base_url())
 
 

@@ -11,7 +11,9 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from . import __version__, config, engines, model
+import requests
+
+from . import __version__, class_server, config, engines, model
 from .vllm_tools import server as vllm_server
 
 
@@ -87,7 +89,23 @@ def checks() -> list[Check]:
             "run `course up` (starts it in the background, ~1 min on a CPU)",
         ),
     ]
+    server = class_server.server()
+    if server:
+        rows.insert(2, class_server_check(server))
     return rows
+
+
+def class_server_check(server: str) -> Check:
+    """Whether the class gateway (``COURSE_SERVER``) admits this learner's key."""
+    try:
+        reply = requests.get(f"{server}/api/version", timeout=10)
+        found, ok = f"answers {reply.status_code}", reply.status_code == 200
+        said = reply.json().get("error", "") if not ok else ""
+    except (requests.RequestException, ValueError, AttributeError) as error:
+        found, ok, said = f"no answer ({type(error).__name__})", False, ""
+    key = "set" if config._env("COURSE_KEY") else "missing"
+    return Check(f"Class server {server}", f"{found}, COURSE_KEY {key}", ok,
+                 said or "check COURSE_SERVER and COURSE_KEY with your instructor")  # fmt: skip
 
 
 def render(rows: list[Check]) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import requests
 
-from . import config, model, services
+from . import class_server, config, model, services
 from .lab_ollama import LAB_HEADER
 from .vllm_tools import server as vllm_server
 
@@ -140,6 +140,7 @@ def start_ollama_if_needed(progress: bool = False, keep: bool = False) -> bool:
             )
         return False
     _refuse_while_grading("lab Ollama", state.url)
+    _refuse_in_class("Ollama", f"{state.url}/api/version")
     if choice == "real":
         raise services.ServiceError(
             f"COURSE_ENGINE=real, but no Ollama answers at {state.url}: start it "
@@ -192,6 +193,7 @@ def own_lab_ollama(num_parallel: int = 1, pull: str | None = config.OLLAMA_MODEL
 def start_vllm(extra_args: tuple[str, ...] = (), progress: bool = False, keep: bool = False) -> int:
     """Start the course's vLLM server in the background and wait for ``/health``."""
     _refuse_while_grading("vLLM", config.vllm_base_url())
+    _refuse_in_class("vLLM", f"{config.vllm_base_url()}/models")
     if vllm_server.installed_engine() is None:
         raise services.ServiceError(
             "vLLM is not installed on this machine (none exists for it without an "
@@ -245,6 +247,27 @@ def _refuse_while_grading(name: str, url: str) -> None:
     one per submission would cost a minute and a GiB each (and hide a blocked one)."""
     if os.environ.get(NO_START):
         raise services.ServiceError(f"nothing answers at {url}, and engines are not started while grading ({NO_START})")
+
+
+def _refuse_in_class(name: str, probe_url: str) -> None:
+    """In a class (``COURSE_SERVER``) the engines are the instructor's: none is started
+    here, and the gateway's own answer at ``probe_url`` says what is wrong (the key,
+    an engine that is down)."""
+    server = class_server.server()
+    if server:
+        raise services.ServiceError(f"{name} does not answer through the class server {server}: {_gateway_says(probe_url)}")
+
+
+def _gateway_says(url: str) -> str:
+    """What the class gateway answers at ``url`` (its JSON error), or why nothing does."""
+    try:
+        reply = requests.get(url, timeout=10)
+    except requests.RequestException as error:
+        return f"nothing answers ({type(error).__name__}); ask your instructor whether the class server runs"
+    try:
+        return f"{reply.status_code}, {reply.json()['error']}"
+    except (ValueError, KeyError, TypeError):
+        return f"{reply.status_code}, {reply.text[:200]}"
 
 
 def down(names: tuple[str, ...] = ("ollama", "vllm")) -> list[str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import requests
 from tqdm.auto import tqdm
 
-from . import config, engines, services
+from . import class_server, config, engines, services
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,12 @@ class Engines:
     @property
     def is_lab(self) -> bool:
         return self.ollama_kind == "lab Ollama"
+
+    @property
+    def api_key(self) -> str:
+        """The key for OpenAI clients: the learner's behind a class server
+        (``COURSE_KEY``), else ``"EMPTY"`` (the course's engines check none)."""
+        return class_server.key()
 
 
 class EngineUnavailable(RuntimeError):
@@ -52,6 +58,8 @@ def connect(vllm: bool = False, model: str = config.OLLAMA_MODEL) -> Engines:
     line = f"Ollama: {state.kind} {state.version} at {state.url}, model {model}"
     if vllm:
         line += f" · vLLM: {vllm_url or 'not available on this machine'}"
+    if class_server.server():
+        line += " · through the class server, with your key (COURSE_KEY)"
     print(line + extra)
     return Engines(state.url, state.kind, state.version, vllm_url)
 

@@ -18,6 +18,8 @@ import httpx
 import openai
 import requests
 
+from . import class_server
+
 
 @dataclass(frozen=True)
 class Backend:
@@ -62,7 +64,7 @@ class FallbackRouter:
 
     def __post_init__(self) -> None:
         timeout = httpx.Timeout(self.timeout, connect=self.connect_timeout)
-        self._clients = {b.name: openai.OpenAI(base_url=b.base_url, api_key="none", timeout=timeout, max_retries=0)
+        self._clients = {b.name: openai.OpenAI(base_url=b.base_url, api_key=class_server.key(), timeout=timeout, max_retries=0)
                          for b in self.backends}  # fmt: skip
 
     def healthy(self, backend: Backend) -> bool:

@@ -37,7 +37,7 @@ from pathlib import Path
 import psutil
 import requests
 
-from .. import config, services
+from .. import class_server, config, services
 from . import class_home, keys
 
 JS_MODULE = Path("/usr/lib/nginx/modules/ngx_http_js_module.so")
@@ -126,12 +126,18 @@ REVOKED = _json_text("This learner key was revoked. Ask your instructor for a ne
 def render_keys() -> str:
     """The generated include: key → learner for admitted keys, and for revoked ones.
 
-    ``$keys_version`` changes with the keys, so that a reload is seen to have taken effect.
+    A key comes as ``Bearer KEY`` (the ``ollama`` and ``openai`` clients) or as HTTP
+    Basic auth ``course:KEY`` (``requests`` reading the netrc file a learner's
+    ``course_lib`` writes: ``class_server``). ``$keys_version`` changes with the keys,
+    so that a reload is seen to have taken effect.
     """
-    lines = ['map $http_authorization $learner {', '    default "";']
-    lines += [f'    "Bearer {key}" {name};' for key, name in sorted(keys.active().items())]
-    lines += ['}', 'map $http_authorization $revoked {', '    default "";']
-    lines += [f'    "Bearer {key}" {name};' for key, name in sorted(keys.revoked().items())]
+
+    def entries(found: dict[str, str]) -> list[str]:
+        return [f'    "{header}" {name};' for key, name in sorted(found.items())
+                for header in (f"Bearer {key}", class_server.basic_authorization(key))]  # fmt: skip
+
+    lines = ['map $http_authorization $learner {', '    default "";', *entries(keys.active())]
+    lines += ['}', 'map $http_authorization $revoked {', '    default "";', *entries(keys.revoked())]
     lines += ['}']
     version = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
     return "\n".join([*lines, f'map $pid $keys_version {{ default "{version}"; }}', ""])

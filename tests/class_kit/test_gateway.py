@@ -28,7 +28,7 @@ from ..helpers import free_port
 from ..make_lab import nginx
 
 MODEL = "smollm2:135m"
-LEARNERS = ["ada", "bob", "cy", "dee", "eve", "fay", "gus"] + [f"load-{i}" for i in range(6)]
+LEARNERS = ["ada", "bob", "cy", "dee", "eve", "fay", "gus", "hal"] + [f"load-{i}" for i in range(6)]
 RATE, BURST = "2r/s", 4
 
 
@@ -293,3 +293,60 @@ def test_the_engines_get_the_path_they_serve_and_never_the_key(tmp_path, monkeyp
     assert [path for path, _ in Recorder.seen] == ["/api/tags", "/api/tags", "/v1/models", "/v1/models", "/metrics", "/tokenize?x=1"]
     assert all("Authorization" not in headers and headers["Host"] == url.removeprefix("http://") for _, headers in Recorder.seen)
     assert (found.prompt_tokens, found.completion_tokens) == (7 * len(asked), 2 * len(asked))
+
+
+LEARNER_PROCESS = """
+import json, os, ollama, openai, requests
+import course_lib
+from course_lib import config
+from course_lib.lesson import connect
+
+engines = connect()  # through the gateway: nothing is started here
+OLLAMA, VLLM = engines.ollama_url, config.vllm_base_url()  # a lab Ollama stands in for vLLM (no /health)
+plain = requests.post(f"{OLLAMA}/api/generate", timeout=60, json={
+    "model": "smollm2:135m", "prompt": "Hi", "stream": False, "options": {"num_predict": 2}})
+chat = ollama.Client(host=OLLAMA).chat(model="smollm2:135m", messages=[{"role": "user", "content": "Hi"}],
+                                       options={"num_predict": 2})
+ollama_v1 = openai.OpenAI(base_url=f"{OLLAMA}/v1", api_key=engines.api_key, max_retries=0).models.list()
+vllm_v1 = openai.OpenAI(base_url=VLLM, api_key=engines.api_key, max_retries=0).models.list()
+print(json.dumps({"ollama": OLLAMA, "vllm": VLLM, "vllm_root": config.vllm_root_url(), "plain": plain.status_code,
+                  "chat": chat.eval_count, "ollama_v1": len(ollama_v1.data), "vllm_v1": len(vllm_v1.data)}))
+"""
+
+
+def test_a_learner_needs_only_course_server_and_course_key(gw, home, tmp_path):
+    """A fresh process (as a notebook's kernel) with the two variables: connect(), plain
+    requests, the ollama and openai clients and the doctor all go through the gateway
+    with the learner's key, and nothing is started locally (OLLAMA_HOST and
+    VLLM_BASE_URL point at nothing and are overridden)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OLLAMA_API_KEY", "NETRC", "COURSE_HOME")}
+    env.update(COURSE_SERVER=gw.url, COURSE_KEY=key("hal"), COURSE_HOME=str(tmp_path),
+               OLLAMA_HOST=f"127.0.0.1:{free_port()}", VLLM_BASE_URL=f"http://127.0.0.1:{free_port()}/v1")
+    ran = subprocess.run([sys.executable, "-c", LEARNER_PROCESS], env=env, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    got = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert got["ollama"] == f"{gw.url}/ollama" and got["vllm"] == f"{gw.url}/v1" and got["vllm_root"] == f"{gw.url}/vllm"
+    assert got["plain"] == 200 and got["chat"] >= 1 and got["ollama_v1"] >= 1 and got["vllm_v1"] >= 1
+    assert logged("hal", 5).requests >= 5  # every call above was admitted under hal's key
+    time.sleep(BURST / 2)  # hal's rate allowance refills (RATE is 2 a second)
+    code = "from course_lib import class_server, doctor\nprint(doctor.class_server_check(class_server.server()))"
+    row = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert "ok=True" in row.stdout and "COURSE_KEY set" in row.stdout, row.stdout + row.stderr[-1000:]
+    assert oct((tmp_path / "class-server.netrc").stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_learner_without_a_key_is_told_what_to_set(gw, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OLLAMA_API_KEY", "NETRC", "COURSE_KEY")}
+    env.update(COURSE_SERVER=gw.url, COURSE_HOME=str(tmp_path))
+    code = "from course_lib.lesson import connect\nconnect()"
+    ran = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert ran.returncode != 0 and "class server" in ran.stderr and "COURSE_KEY" in ran.stderr, ran.stderr[-1500:]
+    assert not list(tmp_path.glob("run/*.pid")), "no engine may be started for a learner of a class"
