@@ -8,6 +8,8 @@ limits each learner's rate and logs each request with its learner and token coun
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 
 from .. import config
@@ -16,3 +18,14 @@ from .. import config
 def class_home() -> Path:
     """``COURSE_HOME/class``: the keys, and the gateway's configuration and logs."""
     return config.course_home() / "class"
+
+
+def secret(path: Path) -> str:
+    """The random secret kept in ``path``, made there once, readable by its owner only
+    (the hub's API token, the database password)."""
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
