@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from .. import services
-from . import gateway, keys, roster, usage
+from . import classroom, gateway, hub, keys, postgres, proxy, roster, usage
 
 class_app = typer.Typer(no_args_is_help=True, help="Teach a class: learners' keys and the gateway in front of the engines.")
 gateway_app = typer.Typer(no_args_is_help=True, help="The gateway (nginx) that admits learners by key.")
 class_app.add_typer(gateway_app, name="gateway")
 
-ERRORS = (roster.RosterError, gateway.GatewayError, services.ServiceError)
+ERRORS = (roster.RosterError, gateway.GatewayError, services.ServiceError, hub.HubError, postgres.PostgresError,
+          proxy.ProxyError)
 
 
 def _fail(error: Exception) -> None:
@@ -100,3 +102,50 @@ def usage_cmd(log: Annotated[Optional[Path], typer.Option(help="Default: the gat
     for name, found in sorted(table.items()):
         typer.echo(f"{name:<20} {found.requests:>8} {found.unauthorized:>5} {found.rate_limited:>5} "
                    f"{found.prompt_tokens:>8} {found.completion_tokens:>10} {found.unknown_tokens:>7}")  # fmt: skip
+
+
+@class_app.command("up")
+def class_up(
+    roster_file: Annotated[Path, typer.Option("--roster", help="CSV with a 'learner' column: who may log in.")],
+    host: Annotated[str, typer.Option(help="The hub's listen address: loopback unless learners come from elsewhere.")] = hub.Settings.host,
+    port: Annotated[int, typer.Option(help="The hub's port (its login page).")] = hub.Settings.port,
+    db_url: Annotated[Optional[str], typer.Option(help="postgresql://USER:PASSWORD@HOST:PORT/DB; default: a PostgreSQL of the class's own.")] = None,
+    db_port: Annotated[int, typer.Option(help="The class's own PostgreSQL's loopback port.")] = classroom.Plan.db_port,
+    authenticator: Annotated[str, typer.Option(help=f"{', '.join(hub.SHORT_NAMES)} or a class path.")] = hub.Settings.authenticator,
+    admin: Annotated[Optional[str], typer.Option(help="The instructor's hub username (an admin). Default: yours.")] = None,
+    gateway_port: Annotated[int, typer.Option(help="The gateway's port.")] = gateway.Settings.port,
+) -> None:
+    """Start the class: the engines, the keys, the gateway, PostgreSQL and JupyterHub."""
+    hub_settings = hub.Settings(port=port, host=host, db_url=db_url or "", authenticator=authenticator)
+    hub_settings = replace(hub_settings, admin=admin) if admin else hub_settings
+    plan = classroom.Plan(hub_settings, gateway.Settings(port=gateway_port, host=host), db_port)
+    try:
+        settings = classroom.up(roster_file, plan)
+    except ERRORS as error:
+        _fail(error)
+    typer.echo(f"JupyterHub for {len(settings.learners)} learners at {settings.url} (admin: {settings.admin})")
+    if settings.authenticator == "native":
+        typer.echo(f"learners sign up once at {settings.url}/hub/signup with their roster name and a password of their own")
+    for line in classroom.status():
+        typer.echo(line)
+
+
+@class_app.command("down")
+def class_down() -> None:
+    """Stop the hub (and the learners' servers), PostgreSQL, the gateway and the engines."""
+    try:
+        stopped = classroom.down()
+    except ERRORS as error:
+        _fail(error)
+    typer.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@class_app.command("status")
+def class_status() -> None:
+    """What of the class runs, where, and which learners have a server."""
+    try:
+        lines = classroom.status()
+    except ERRORS as error:
+        _fail(error)
+    for line in lines:
+        typer.echo(line)
