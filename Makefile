@@ -12,7 +12,7 @@ T ?=
 PHASE  := $(PYTHON) tests/phases.py
 SUBMAKE := $(MAKE) --no-print-directory
 
-.PHONY: all setup engine model browser gateway lab test clean help
+.PHONY: all setup engine model browser gateway classkit lab test clean help
 
 all: setup
 
@@ -69,6 +69,14 @@ browser: $(BASE_STAMP)
 gateway: $(BASE_STAMP)
 	@$(PY) -m tests.make_lab.nginx install
 
+# 7. For the class hub's tests (and `course class up`): the `class` extra (JupyterHub,
+#    psycopg2), configurable-http-proxy from npm into build/node, Debian's PostgreSQL;
+#    what cannot be installed here makes those tests skip, with the reason.
+classkit: $(BASE_STAMP)
+	$(PY) -m pip install --quiet -e '.[class]'
+	@$(DROP_SLOW_IMPORT)
+	@$(PY) -m tests.make_lab.classkit install
+
 lab: setup
 	$(COURSE) lab $(VLLM_ARGS)
 
@@ -80,6 +88,7 @@ test:
 	@$(PHASE) run "setup: model for vLLM" $(SUBMAKE) model
 	@$(PHASE) run "setup: Chromium (browser test)" $(SUBMAKE) browser
 	@$(PHASE) run "setup: nginx (class gateway)" $(SUBMAKE) gateway
+	@$(PHASE) run "setup: class kit (JupyterHub, proxy, PostgreSQL)" $(SUBMAKE) classkit
 	@$(if $(T),,$(PHASE) run "course assign --check" $(COURSE) assign --check)
 	@$(PHASE) run "pytest $(or $(T),(all tests))" $(PYTEST) $(T)
 	@$(PHASE) report
