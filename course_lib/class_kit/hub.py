@@ -119,6 +119,7 @@ c.JupyterHub.hub_port = {settings.hub_api_port}
 c.JupyterHub.db_url = {settings.db_url!r}
 # No db_kwargs needed: after a PostgreSQL restart, JupyterHub's own ping on connect and
 # its rollback after a database error reconnect it; only the first request fails.
+c.JupyterHub.upgrade_db = True  # a newer JupyterHub (within the `class` extra's range) migrates the schema
 c.JupyterHub.cookie_secret_file = {str(root / "jupyterhub_cookie_secret")!r}
 c.JupyterHub.pid_file = {str(root / "jupyterhub.pid")!r}
 c.ConfigurableHTTPProxy.command = [{proxy_command!r}]

@@ -9,6 +9,7 @@ in a folder every user may pass through (mode 0711): as root, PostgreSQL runs as
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import re
@@ -246,6 +247,24 @@ def test_the_hub_recovers_from_a_postgres_restart(class_hub):
     assert again.ok and again.json()["content"] == "before the restart"
     fresh = login(class_hub, "bob")  # a new login writes to the database
     assert fresh.get(f"{class_hub.url}/hub/api/user", timeout=10).json()["name"] == "bob"
+
+
+def test_the_default_authenticator_lets_roster_learners_sign_up_and_no_one_else(class_hub):
+    """NativeAuthenticator, as `course class up` starts the hub: a learner signs up with a
+    password of their own, then logs in; a name off the roster may sign up but never log in."""
+    assert hub.down()
+    native = hub.up(dataclasses.replace(class_hub, authenticator="native", authenticator_config={}))
+    for name, admitted in (("bob", True), ("zed", False)):
+        session = requests.Session()
+        form = session.get(f"{native.url}/hub/signup", timeout=10)
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form.text).group(1)
+        session.post(f"{native.url}/hub/signup", timeout=30, data={
+            "username": name, "signup_password": "bobs-own-secret-1", "signup_password_confirmation": "bobs-own-secret-1",
+            "_xsrf": xsrf})  # fmt: skip
+        logged_in = login(native, name, "bobs-own-secret-1")
+        user = logged_in.get(f"{native.url}/hub/home", timeout=30)
+        assert ("/hub/login" not in user.url) is admitted, (name, user.url)
+    assert "/hub/login" in login(native, "bob", "not-bobs-password").get(f"{native.url}/hub/home", timeout=10).url
 
 
 def test_class_up_with_a_malformed_roster_starts_nothing(course, tmp_path):
