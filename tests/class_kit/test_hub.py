@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from course_lib import services
-from course_lib.class_kit import gateway, hub, keys, learner, postgres, roster
+from course_lib.class_kit import gateway, hub, keys, learner, postgres, roster, usage
 
 from ..helpers import free_port
 from ..make_lab import classkit, nginx
@@ -208,9 +208,21 @@ def test_a_learner_in_their_kernel_chats_through_the_gateway_with_their_key(clas
     assert logged and logged[-1]["learner"] == "bob" and logged[-1]["status"] == 200
 
 
-def _gateway_log() -> list[dict]:
-    from course_lib.class_kit import usage
+def test_lesson_02_runs_in_a_learners_kernel_through_the_gateway(class_hub, gw):
+    """The issue's goal: lesson 02, the learner's own copy, every code cell run in their
+    kernel; its requests reach the engine through the gateway, counted under their name."""
+    session = learner_server(class_hub, "ada")
+    path = "notebooks/02_ollama_rest_api.ipynb"
+    notebook = session.get(f"{class_hub.url}/user/ada/api/contents/{path}", timeout=30).json()["content"]
+    cells = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    before = usage.per_learner().get("ada", usage.Usage()).requests
+    printed = run_in_kernel(class_hub, "ada", session, cells)
+    assert f"at {gw.url}" in printed[0], printed[0]  # connect() names the class server it uses
+    assert usage.per_learner()["ada"].requests - before >= len(cells) - 4
+    assert usage.per_learner()["ada"].unauthorized == 0
 
+
+def _gateway_log() -> list[dict]:
     deadline = time.monotonic() + 10
     while not (found := list(usage.entries())) and time.monotonic() < deadline:
         time.sleep(0.1)
