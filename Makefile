@@ -6,6 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 COURSE := $(VENV)/bin/course
 BASE_STAMP := $(VENV)/.course-base.stamp
+CLASS_STAMP := $(VENV)/.course-class.stamp
 VLLM_ARGS ?=
 # make test T=tests/store: a pytest selection (paths, -k, ...); the same setup runs first
 T ?=
@@ -72,10 +73,12 @@ gateway: $(BASE_STAMP)
 # 7. For the class hub's tests (and `course class up`): the `class` extra (JupyterHub,
 #    psycopg2), configurable-http-proxy from npm into build/node, Debian's PostgreSQL;
 #    what cannot be installed here makes those tests skip, with the reason.
-classkit: $(BASE_STAMP)
-	$(PY) -m pip install --quiet -e '.[class]'
-	@$(DROP_SLOW_IMPORT)
+classkit: $(CLASS_STAMP)
 	@$(PY) -m tests.make_lab.classkit install
+
+$(CLASS_STAMP): pyproject.toml | $(BASE_STAMP)
+	@if $(PY) -m pip install --quiet -e '.[class]'; then $(DROP_SLOW_IMPORT); touch $@; \
+	else echo "The class extra could not be installed: the class hub's tests will be reported as skipped."; fi
 
 lab: setup
 	$(COURSE) lab $(VLLM_ARGS)
