@@ -125,7 +125,7 @@ def run_in_kernel(settings: hub.Settings, name: str, session: requests.Session, 
     kernel_id = kernel.json()["id"]
     cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
     ws_url = base.replace("http://", "ws://") + f"/api/kernels/{kernel_id}/channels?_xsrf={xsrf}"
-    socket = websocket.create_connection(ws_url, header=[f"Cookie: {cookie}"], timeout=120)
+    socket = websocket.create_connection(ws_url, header=[f"Cookie: {cookie}"], timeout=600)  # a cell may wait long on a busy machine
     outputs = []
     try:
         for code in cells:
