@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from course_lib import services
-from course_lib.class_kit import gateway, hub, keys, learner, postgres, roster, usage
+from course_lib.class_kit import classroom, gateway, hub, keys, learner, postgres, roster, usage
 
 from ..helpers import free_port
 from ..make_lab import classkit, nginx
@@ -255,6 +255,8 @@ def test_the_hub_recovers_from_a_postgres_restart(class_hub):
     assert len(failed) <= 2, failed
     assert services.running_pid(hub.service(class_hub)) == hub_pid
     assert hub.servers(class_hub).get("ada") == "ready"
+    lines = classroom.status()  # what `course class status` prints
+    assert f"hub       {class_hub.url}" in "\n".join(lines) and "          ada: ready" in lines, lines
     again = session.get(f"{class_hub.url}/user/ada/api/contents/note.txt", timeout=10)
     assert again.ok and again.json()["content"] == "before the restart"
     fresh = login(class_hub, "bob")  # a new login writes to the database
