@@ -129,7 +129,8 @@ def render_keys() -> str:
     A key comes as ``Bearer KEY`` (the ``ollama`` and ``openai`` clients) or as HTTP
     Basic auth ``course:KEY`` (``requests`` reading the netrc file a learner's
     ``course_lib`` writes: ``class_server``). ``$keys_version`` changes with the keys,
-    so that a reload is seen to have taken effect.
+    so that a reload is seen to have taken effect. ``$rate_key`` is what ``limit_req``
+    counts by: the learner, or "" for the instructor (nginx counts no empty key).
     """
 
     def entries(found: dict[str, str]) -> list[str]:
@@ -138,7 +139,7 @@ def render_keys() -> str:
 
     lines = ['map $http_authorization $learner {', '    default "";', *entries(keys.active())]
     lines += ['}', 'map $http_authorization $revoked {', '    default "";', *entries(keys.revoked())]
-    lines += ['}']
+    lines += ['}', 'map $learner $rate_key {', '    default $learner;', f'    {keys.INSTRUCTOR} "";', '}']
     version = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
     return "\n".join([*lines, f'map $pid $keys_version {{ default "{version}"; }}', ""])
 
@@ -196,7 +197,7 @@ http {{
         '"bytes_sent":$bytes_sent,"prompt_tokens":$prompt_tokens,"completion_tokens":$completion_tokens}}';
     access_log {access_log()} usage;
 
-    limit_req_zone $learner zone=learners:10m rate={settings.rate};
+    limit_req_zone $rate_key zone=learners:10m rate={settings.rate};
     limit_req_status 429;
 
     # Streams pass through as they come; a long generation may take minutes.

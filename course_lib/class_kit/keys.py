@@ -5,6 +5,10 @@ knows who is asking from the key alone. Keys are made once: running ``issue`` ag
 with the same or a longer roster keeps every key already handed out. A revoked key
 stays in the file, marked, so that the gateway can say it was revoked (and log whose
 it was) instead of calling it unknown; a revoked learner gets no new key by re-running.
+
+The instructor has a key too, under the name ``instructor``: the gateway admits and
+logs it like a learner's but never rate-limits it, so that a benchmark can be run
+through the gateway (``course bench gateway``).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from . import class_home
-from .roster import Learner, RosterError, check_name
+from .roster import INSTRUCTOR, Learner, RosterError, check_name
 
 
 def keys_file() -> Path:
@@ -50,6 +54,11 @@ def issue(learners: Iterable[Learner]) -> dict[str, dict]:
         records.setdefault(learner.name, {"key": secrets.token_urlsafe(32), "revoked": False, "email": learner.email})
     _save(records)
     return records
+
+
+def issue_instructor() -> str:
+    """The instructor's key, made on first use and kept like a learner's."""
+    return issue([Learner(INSTRUCTOR)])[INSTRUCTOR]["key"]
 
 
 def active() -> dict[str, str]:

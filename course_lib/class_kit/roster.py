@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+#: The instructor's name: a roster may not use it (the gateway never rate-limits it).
+INSTRUCTOR = "instructor"
 RULE = "lowercase letters, digits, '.', '_' and '-', starting with a letter or digit, at most 64 characters"
 
 
@@ -67,6 +69,8 @@ def read(path: Path) -> list[Learner]:
             check_name(name)
         except RosterError as error:
             raise RosterError(f"{path}, line {line}: {error}") from None
+        if name == INSTRUCTOR:
+            raise RosterError(f"{path}, line {line}: {INSTRUCTOR!r} is the instructor's own name; give the learner another")
         if name in learners:
             raise RosterError(f"{path}, line {line}: learner {name!r} is listed twice")
         learners[name] = Learner(name, row[email].strip() if email is not None else "")

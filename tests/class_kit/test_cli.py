@@ -33,11 +33,17 @@ def test_a_bad_roster_names_its_line(course, tmp_path):
 def test_keys_are_written_once_and_kept(course, tmp_path):
     roster, out = tmp_path / "roster.csv", tmp_path / "keys.csv"
     roster.write_text("learner\nada\nbob\n")
-    assert course("keys", "--roster", str(roster), "--out", str(out)).exit_code == 0
+    done = course("keys", "--roster", str(roster), "--out", str(out))
+    assert done.exit_code == 0
     first = out.read_text()
-    assert first.startswith("learner,email,key\nada,,") and len(first.splitlines()) == 3
-    assert course("keys", "--roster", str(roster), "--out", str(out)).exit_code == 0
-    assert out.read_text() == first
+    assert first.startswith("learner,email,key\nada,,") and len(first.splitlines()) == 3  # not the instructor's key
+    instructor = done.output.split("course bench gateway`): ")[1].strip()
+    assert len(instructor) > 30 and instructor not in first
+    again = course("keys", "--roster", str(roster), "--out", str(out))
+    assert again.exit_code == 0 and out.read_text() == first and instructor in again.output
+    roster.write_text("learner\nada\ninstructor\n")
+    taken = course("keys", "--roster", str(roster), "--out", str(out))
+    assert taken.exit_code == 1 and "line 3: 'instructor' is the instructor's own name" in taken.output
 
 
 def test_revoking_a_learner_without_a_key_is_refused(course):

@@ -28,7 +28,7 @@ from ..helpers import free_port
 from ..make_lab import nginx
 
 MODEL = "smollm2:135m"
-LEARNERS = ["ada", "bob", "cy", "dee", "eve", "fay", "gus", "hal"] + [f"load-{i}" for i in range(6)]
+LEARNERS = ["ada", "bob", "cy", "dee", "eve", "fay", "gus", "hal", "ivy"] + [f"load-{i}" for i in range(6)]
 RATE, BURST = "2r/s", 4
 
 
@@ -145,6 +145,22 @@ def test_one_learner_over_the_rate_does_not_slow_another(gw):
     assert "2 requests per second" in refused.json()["error"] and f"bursts of {BURST}" in refused.json()["error"]
     assert [a.status_code for a in calm] == [200] * BURST
     assert logged("dee", 12).rate_limited == statuses.count(429)
+
+
+def test_the_instructor_is_never_rate_limited(gw):
+    """A burst far above the rate: the learner's gets 429s, the instructor's none, so
+    that a benchmark can go through the gateway."""
+    instructor = {"Authorization": f"Bearer {keys.issue_instructor()}"}
+    gateway.reload()
+
+    def burst(headers: dict[str, str]) -> list[int]:
+        with ThreadPoolExecutor(10) as pool:
+            return sorted(pool.map(lambda _: requests.get(gw.url + "/api/version", headers=headers, timeout=10).status_code,
+                                   range(20)))  # fmt: skip
+
+    assert burst(instructor) == [200] * 20
+    assert 429 in burst(bearer("ivy"))
+    assert logged(keys.INSTRUCTOR, 20) == usage.Usage(requests=20, unknown_tokens=20)
 
 
 def test_usage_per_learner_is_what_the_engines_reported(gw):
