@@ -47,9 +47,14 @@ class EngineState:
         return f"{self.kind}{version}, {who}"
 
 
-def probe_ollama(url: str | None = None, timeout: float = 2.0) -> EngineState:
-    """Ask ``/api/version`` at OLLAMA_HOST: real Ollama, lab Ollama, or nothing."""
+def probe_ollama(url: str | None = None, timeout: float | None = None) -> EngineState:
+    """Ask ``/api/version`` at OLLAMA_HOST: real Ollama, lab Ollama, or nothing.
+
+    The default wait is 2 s on one's own machine but 15 s in a class: a class's shared
+    server busy with many learners' generations answered slower than 2 s (measured with
+    6 learner processes on 2 cores), and the learner was then told it does not answer."""
     url = url or config.ollama_url()
+    timeout = timeout or (15.0 if class_server.server() else 2.0)
     pid = services.running_pid(lab_ollama_service())
     try:
         reply = requests.get(f"{url}/api/version", timeout=timeout)

@@ -1,4 +1,4 @@
-"""``course bench …``: the serving benchmark, the cross-check with vLLM's, lab Ollama's overhead."""
+"""``course bench …``: the serving benchmark, the cross-check with vLLM's, lab Ollama's and the class gateway's overheads."""
 
 from __future__ import annotations
 
@@ -110,3 +110,41 @@ def lab_overhead_cmd(
     from .lab_vs_llamacpp import main
 
     main(tokens, runs)
+
+
+@bench_app.command("gateway")
+def gateway_cmd(
+    engine: Annotated[str, typer.Option(help="vllm (/v1/completions) or ollama (/api/generate).")] = "ollama",
+    concurrency: Annotated[int, typer.Option(help="Max concurrent requests.")] = 4,
+    num_prompts: Annotated[int, typer.Option(help="Timed requests per round and side.")] = 16,
+    rounds: Annotated[int, typer.Option(help="Rounds; the sides alternate within each.")] = 4,
+    input_len: Annotated[int, typer.Option(help="Prompt tokens.")] = 128,
+    output_len: Annotated[int, typer.Option(help="Output tokens.")] = 64,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON here.")] = None,
+) -> None:
+    """The running class gateway's overhead: one load, directly and through it (instructor's key)."""
+    from ..class_kit import gateway, keys
+    from .gateway_overhead import SIDES, measure
+
+    settings = gateway.running()
+    if settings is None:
+        typer.secho("Error: no class gateway runs here; start one with `course class gateway up`.", fg="red", err=True)
+        raise typer.Exit(1)
+    key = keys.issue_instructor()
+    gateway.reload()  # a key made just now is admitted
+    direct = settings.vllm_url + "/v1" if engine == "vllm" else settings.ollama_url
+    spec = _spec(engine, direct, None, input_len=input_len, output_len=output_len,
+                 num_prompts=num_prompts, max_concurrency=concurrency)  # fmt: skip
+    found = measure(spec, settings.url, key, rounds, progress=True)
+    typer.echo(f"{'':>8} {'done':>5} {'failed':>6} {'out tokens':>10} {'TTFT p50':>9} {'TTFT p90':>9} {'ITL p50':>8} {'out tok/s':>10}")
+    rows = {side: found.summaries[side] for side in SIDES}
+    for side, s in rows.items():
+        typer.echo(f"{side:>8} {s['completed']:5.0f} {s['failed']:6.0f} {s['total_output_tokens']:10.0f} {s['median_ttft_ms']:9.1f} "
+                   f"{s['p90_ttft_ms']:9.1f} {s['median_itl_ms']:8.2f} {s['output_throughput']:10.1f}")  # fmt: skip
+    r = found.ratios
+    typer.echo(f"{'ratio':>8} {'':>5} {'':>6} {'':>10} {r['median_ttft_ms']:9.3f} {r['p90_ttft_ms']:9.3f} "
+               f"{r['median_itl_ms']:8.3f} {r['output_throughput']:10.3f}  (gateway / direct; times in ms)")  # fmt: skip
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(found.to_dict(), indent=1))
+        typer.echo(f"wrote {json_out}")

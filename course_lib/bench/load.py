@@ -69,8 +69,12 @@ def run(
     progress: bool = True,
     warn_if_busy: bool = True,
     prompt_texts: list[str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> BenchResult:
-    """Send ``spec.num_prompts`` fixed-length prompts and measure every request."""
+    """Send ``spec.num_prompts`` fixed-length prompts and measure every request.
+
+    ``headers`` go with every request (a gateway's key), kept out of the spec so that
+    no secret is written with the results."""
     texts = prompt_texts or prompts.fixed_length_prompts(spec.num_prompts + spec.warmups, spec.input_len, spec.seed)
     warm, timed = texts[: spec.warmups], texts[spec.warmups :][: spec.num_prompts]
     send = clients.request_function(spec.backend, spec.base_url, spec.model, spec.ignore_eos)
@@ -81,6 +85,7 @@ def run(
     def one(text: str) -> RequestRecord:
         if not hasattr(local, "session"):
             local.session = requests.Session()
+            local.session.headers.update(headers or {})
         return send(local.session, text, spec.input_len, spec.output_len)
 
     slots = spec.max_concurrency or len(timed)

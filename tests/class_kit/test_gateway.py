@@ -21,32 +21,15 @@ import psutil
 import pytest
 import requests
 
-from course_lib import engines, services
+from course_lib import services
 from course_lib.class_kit import gateway, keys, roster, usage
 
 from ..helpers import free_port
 from ..make_lab import nginx
+from .conftest import MODEL, running_gateway
 
-MODEL = "smollm2:135m"
 LEARNERS = ["ada", "bob", "cy", "dee", "eve", "fay", "gus", "hal", "ivy"] + [f"load-{i}" for i in range(6)]
 RATE, BURST = "2r/s", 4
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    """A COURSE_HOME of the module's own, for the lab Ollama and the gateway alike."""
-    path = tmp_path_factory.mktemp("class-home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("COURSE_HOME", str(path))
-        patch.delenv("OLLAMA_API_KEY", raising=False)  # the ollama client would send it as a key
-        yield path
-
-
-@pytest.fixture(scope="module")
-def lab(home) -> str:
-    """A lab Ollama of the module's own, the model pulled and loaded; its URL."""
-    with engines.own_lab_ollama(pull=MODEL) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +39,8 @@ def gw(home, request):
     nginx.require()
     lab = request.getfixturevalue("lab")
     keys.issue(roster.Learner(name) for name in LEARNERS)
-    settings = gateway.up(gateway.Settings(port=free_port(), ollama_url=lab, vllm_url=lab, rate=RATE, burst=BURST))
-    pid = services.running_pid(gateway.service(settings))
-    yield settings
-    assert gateway.down()
-    assert not services.group_alive(pid), "nginx processes left after down"
+    with running_gateway(gateway.Settings(port=free_port(), ollama_url=lab, vllm_url=lab, rate=RATE, burst=BURST)) as settings:
+        yield settings
 
 
 def key(name: str) -> str:
