@@ -30,7 +30,7 @@ from course_lib.class_kit import classroom, gateway, hub, keys, learner, postgre
 from ..helpers import free_port
 from ..make_lab import classkit, nginx
 from .test_cli import course  # noqa: F401  (the command line, with a COURSE_HOME of its own)
-from .test_gateway import MODEL, lab  # noqa: F401  (the lab Ollama fixture, in this module's home)
+from .test_gateway import MODEL  # the lab Ollama fixture (conftest) runs in this module's home
 
 sqlalchemy = pytest.importorskip("sqlalchemy", reason="the `class` extra is not installed (pip install -e '.[class]')")
 pytest.importorskip("jupyterhub", reason="the `class` extra is not installed (pip install -e '.[class]')")
