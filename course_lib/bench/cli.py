@@ -144,7 +144,62 @@ def gateway_cmd(
     r = found.ratios
     typer.echo(f"{'ratio':>8} {'':>5} {'':>6} {'':>10} {r['median_ttft_ms']:9.3f} {r['p90_ttft_ms']:9.3f} "
                f"{r['median_itl_ms']:8.3f} {r['output_throughput']:10.3f}  (gateway / direct; times in ms)")  # fmt: skip
-    if json_out:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(found.to_dict(), indent=1))
-        typer.echo(f"wrote {json_out}")
+    _write_json(json_out, found.to_dict())
+
+
+def _write_json(path: Optional[Path], data: dict) -> None:
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=1))
+        typer.echo(f"wrote {path}")
+
+
+def _rates(text: str) -> list[float]:
+    try:
+        values = sorted(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = []
+    if not values or values[0] <= 0:
+        raise typer.BadParameter("a comma-separated list of positive request rates, e.g. 0.5,1,2,4")
+    return values
+
+
+@bench_app.command("capacity")
+def capacity_cmd(
+    engine: Annotated[str, typer.Option(help="vllm (/v1/completions) or ollama (/api/generate).")] = "vllm",
+    rates: Annotated[str, typer.Option(help="Offered rates to try, requests/s (Poisson), ascending.")] = "0.25,0.5,1,2,4,8",
+    num_prompts: Annotated[int, typer.Option(help="Requests per rate.")] = 32,
+    input_len: Annotated[int, typer.Option(help="Prompt tokens.")] = 128,
+    output_len: Annotated[int, typer.Option(help="Output tokens.")] = 64,
+    slo: Annotated[str, typer.Option(help="vLLM's --goodput syntax, in ms. Default: lesson 10's.")] = "ttft:1000 tpot:100",
+    direct: Annotated[bool, typer.Option(help="Bypass a running class gateway.")] = False,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON here.")] = None,
+) -> None:
+    """What this machine serves a class: the highest rate meeting the SLO, through the class gateway if one runs."""
+    from dataclasses import replace
+
+    from ..class_kit import gateway, keys
+    from .capacity import PACES_S, TARGET, sweep
+    from .gateway_overhead import gateway_base_url
+    from .metrics import SLO
+
+    settings = None if direct else gateway.running()
+    engine_url = None if settings is None else settings.vllm_url + "/v1" if engine == "vllm" else settings.ollama_url
+    spec = _spec(engine, engine_url, None, input_len=input_len, output_len=output_len, num_prompts=num_prompts)
+    headers = {}
+    if settings is not None:
+        headers = {"Authorization": f"Bearer {keys.issue_instructor()}"}  # never rate-limited
+        gateway.reload()  # a key made just now is admitted
+        spec = replace(spec, base_url=gateway_base_url(spec, settings.url))
+    through = "gateway" if settings else "direct"
+    target = SLO.parse(slo)
+    typer.echo(f"{spec.base_url} ({through}): {num_prompts} requests per rate, {input_len} tokens in, {output_len} out; "
+               f"SLO {slo}, met by {TARGET:.0%} of the requests")  # fmt: skip
+    found = sweep(spec, _rates(rates), target, headers=headers, through=through,
+                  report=lambda rate, met: typer.echo(f"  {rate:8.3g} req/s: {met:6.1%} met the SLO"))  # fmt: skip
+    if found.best_rate is None:
+        typer.echo(f"Even {min(found.met)} req/s misses the SLO here: try lower rates, or a looser SLO.")
+    else:
+        typer.echo(f"capacity at the SLO: {found.best_rate:g} req/s; learners it carries, at one request every "
+                   + ", ".join(f"{pace} s: {found.learners(pace)}" for pace in PACES_S))  # fmt: skip
+    _write_json(json_out, found.to_dict())

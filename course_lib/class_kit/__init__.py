@@ -1,9 +1,14 @@
-"""Teach a class from one machine: a roster, a key per learner, and a gateway.
+"""Teach a class from one machine: a roster, a key per learner, a gateway, a hub.
 
-Every learner's notebook sends its requests to one gateway (Debian's nginx) in front
-of the course's engines. The gateway admits a request only with a learner's key,
-limits each learner's rate and logs each request with its learner and token counts;
-``usage`` sums that log per learner. Everything lives under ``COURSE_HOME/class``.
+- ``roster`` and ``keys``: who the learners are, and the key each one is given;
+- ``gateway`` (Debian's nginx in front of the course's engines): admits a request only
+  with a learner's key, limits each learner's rate, logs each request with its learner
+  and token counts; ``usage`` sums that log per learner;
+- ``hub`` (JupyterHub, with ``proxy`` and its database in ``postgres``): one login page
+  and a notebook server per learner, set up by ``learner`` to reach the gateway;
+- ``classroom``: all of it up and down together; ``cli``: ``course class ...``.
+
+Everything lives under ``COURSE_HOME/class``.
 """
 
 from __future__ import annotations

@@ -3,18 +3,20 @@
 ``course class up`` starts them in that order, each only if it is not running yet,
 and all or nothing: every port and program is checked before the first start, and a
 failure (or Ctrl-C) stops whatever this invocation had started. ``down`` stops them
-in the reverse order; the learners' homes, keys and the database's data stay.
+in the reverse order; the learners' homes, keys and the database's data stay. Engines
+that were running before ``up`` (``course up``, a real Ollama) are left running.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import requests
 
 from .. import engines, services
-from . import gateway, hub, keys, postgres, proxy, roster
+from . import class_home, gateway, hub, keys, postgres, proxy, roster
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,9 @@ def up(roster_file: Path, plan: Plan) -> hub.Settings:
     _check(plan)
     stops = []
     try:
-        stops += [lambda name=name: engines.down((name,)) for name in engines.up(keep=True, require_vllm=False, progress=True)]
+        started = engines.up(keep=True, require_vllm=False, progress=True)
+        stops += [lambda name=name: engines.down((name,)) for name in started]
+        _remember_engines(started)
         keys.issue(learners)
         if gateway.running() is None:
             gate = gateway.up(plan.gateway)
@@ -72,10 +76,31 @@ def up(roster_file: Path, plan: Plan) -> hub.Settings:
         raise
 
 
+def _engines_file() -> Path:
+    return class_home() / "engines.json"
+
+
+def _remember_engines(started: list[str]) -> None:
+    """Add the engines this ``up`` started to those ``down`` will stop."""
+    path = _engines_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(sorted(set(started) | set(engines_started_by_class()))) + "\n")
+
+
+def engines_started_by_class() -> list[str]:
+    """The engines ``course class up`` started (not those it found running)."""
+    path = _engines_file()
+    return json.loads(path.read_text()) if path.is_file() else []
+
+
 def down() -> list[str]:
-    """Stop the hub, PostgreSQL, the gateway and the engines; the names of those stopped."""
+    """Stop the hub, PostgreSQL, the gateway, and the engines the class started; the
+    names of those stopped."""
     stopped = [name for name, stop in (("hub", hub.down), ("postgres", postgres.down), ("gateway", gateway.down)) if stop()]
-    return stopped + engines.down()
+    ours = tuple(engines_started_by_class())
+    stopped += engines.down(ours) if ours else []
+    _engines_file().unlink(missing_ok=True)
+    return stopped
 
 
 def status() -> list[str]:

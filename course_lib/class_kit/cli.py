@@ -135,7 +135,8 @@ def class_up(
 
 @class_app.command("down")
 def class_down() -> None:
-    """Stop the hub (and the learners' servers), PostgreSQL, the gateway and the engines."""
+    """Stop the hub (and the learners' servers), PostgreSQL, the gateway and the engines
+    `class up` started (engines already running before it, e.g. by `course up`, stay)."""
     try:
         stopped = classroom.down()
     except ERRORS as error:

@@ -109,18 +109,35 @@ def service(settings: Settings) -> services.Service:
     return services.Service("class-gateway", argv, settings.host, settings.port, HEALTH)
 
 
-def _json_text(message: str) -> str:
-    """A JSON error body as an nginx string: single-quoted, no variables in it."""
-    body = json.dumps({"error": message})
-    assert "'" not in body and "$" not in body, body
-    return f"'{body}'"
+def _json_text(body: dict) -> str:
+    """A JSON body as an nginx string: single-quoted, no variables in it."""
+    text = json.dumps(body)
+    assert "'" not in text and "$" not in text, text
+    return f"'{text}'"
 
 
-NO_KEY = _json_text(
-    "No learner key. Set COURSE_KEY to the key your instructor gave you; "
-    "clients send it as the header Authorization: Bearer KEY.")  # fmt: skip
-ENGINE_DOWN = _json_text("The engine behind the gateway does not answer. Tell your instructor (`course up` starts it).")
-REVOKED = _json_text("This learner key was revoked. Ask your instructor for a new key and set COURSE_KEY to it.")
+#: OpenAI-compatible paths (vLLM's, and Ollama's own /v1): their clients read an error's
+#: reason from {"error": {"message": ...}}; Ollama's native API and client use {"error": "..."}.
+OPENAI_PATHS = "~^/(v1|vllm/v1|ollama/v1)/"
+ERRORS = {  # nginx variable: (HTTP status, OpenAI error type, message)
+    "no_key": (401, "authentication_error", "No learner key. Set COURSE_KEY to the key your instructor gave you; "
+                                            "clients send it as the header Authorization: Bearer KEY."),
+    "revoked": (401, "authentication_error",
+                "This learner key was revoked. Ask your instructor for a new key and set COURSE_KEY to it."),
+    "engine_down": (502, "server_error",
+                    "The engine behind the gateway does not answer. Tell your instructor (`course up` starts it)."),
+}
+
+
+def _error_maps(errors: dict[str, tuple[int, str, str]]) -> str:
+    """One nginx variable per error, ``$<name>_error``: its body in the shape the path's clients read."""
+    lines = ["map $uri $openai_path {", "    default 0;", f'    "{OPENAI_PATHS}" 1;', "}"]
+    for name, (_, kind, message) in errors.items():
+        lines += [f"map $openai_path ${name}_error {{",
+                  f"    default {_json_text({'error': message})};",
+                  f"    1 {_json_text({'error': {'message': message, 'type': kind, 'param': None, 'code': None}})};",
+                  "}"]  # fmt: skip
+    return "\n    ".join(lines)
 
 
 def render_keys() -> str:
@@ -148,8 +165,8 @@ def _route(path: str, upstream: str, burst: int) -> str:
     """A proxied location: the key check, the learner's rate, the token counting."""
     return f"""
         location {path} {{
-            if ($revoked) {{ return 401 {REVOKED}; }}
-            if ($learner = "") {{ return 401 {NO_KEY}; }}
+            if ($revoked) {{ return 401 $revoked_error; }}
+            if ($learner = "") {{ return 401 $no_key_error; }}
             limit_req zone=learners burst={burst} nodelay;
             proxy_pass {upstream};
             js_body_filter usage.count buffer_type=buffer;
@@ -161,8 +178,9 @@ def render(settings: Settings) -> str:
     root = prefix()
     user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
     count, per = settings.rate.split("r/")
-    too_many = _json_text(f"Rate limit: each learner may send {count} requests per {'second' if per == 's' else 'minute'}, "
-                          f"with bursts of {settings.burst} more. Wait a moment and retry.")  # fmt: skip
+    errors = {**ERRORS, "too_many": (429, "rate_limit_error", (
+        f"Rate limit: each learner may send {count} requests per {'second' if per == 's' else 'minute'}, "
+        f"with bursts of {settings.burst} more. Wait a moment and retry."))}
     routes = "".join(_route(path, upstream, settings.burst) for path, upstream in (
         ("/api/", f"{settings.ollama_url}/api/"), ("/ollama/", f"{settings.ollama_url}/"),
         ("/v1/", f"{settings.vllm_url}/v1/"), ("/vllm/", f"{settings.vllm_url}/")))  # fmt: skip
@@ -187,6 +205,7 @@ http {{
     map_hash_bucket_size 128;
 
     include {root}/learners.conf;
+    {_error_maps(errors)}
     js_import usage from {USAGE_JS};
     js_var $prompt_tokens null;
     js_var $completion_tokens null;
@@ -217,8 +236,8 @@ http {{
         error_page 502 504 @engine_down;
 
         location = {HEALTH} {{ access_log off; return 200 '{{"status":"ok","keys":"$keys_version"}}'; }}
-        location @too_many {{ return 429 {too_many}; }}
-        location @engine_down {{ return 502 {ENGINE_DOWN}; }}
+        location @too_many {{ return 429 $too_many_error; }}
+        location @engine_down {{ return 502 $engine_down_error; }}
         location / {{ return 404 '{{"error":"The gateway serves /api/ and /ollama/ (Ollama), /v1/ and /vllm/ (vLLM)."}}'; }}
 {routes}
     }}

@@ -12,11 +12,12 @@ changes nothing: the connection the session holds is never checked out again). I
 Learners are the roster's names (``allowed_users``), the instructor an admin. The
 default authenticator is NativeAuthenticator: it needs no internet and no system
 account per learner (PAM would need both an account per learner and a hub running as
-root); each learner chooses a password at ``/hub/signup`` on first visit, and only the
-roster's names may sign up and log in. Each server is a ``SimpleLocalProcessSpawner``
-process with a home of its own (``learner``): every server runs as the instructor's
-system user, so this suits learners one trusts; for others, system users with
-``LocalProcessSpawner``/``SystemdSpawner``, or Zero to JupyterHub on Kubernetes.
+root); each learner chooses a password at ``/hub/signup`` on first visit. Anyone who
+reaches the hub may sign up, but only the roster's names may log in (``allowed_users``).
+Each server is a ``SimpleLocalProcessSpawner`` process with a home of its own
+(``learner``): every server runs as the instructor's system user, so this suits
+learners one trusts; for others, system users with ``LocalProcessSpawner`` or
+``SystemdSpawner``, or Zero to JupyterHub on Kubernetes.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pathlib import Path
 import requests
 
 from .. import services
+from ..private_file import write_private
 from . import class_home, learner, proxy, secret
 
 SHORT_NAMES = {"native": "nativeauthenticator.NativeAuthenticator", "pam": "jupyterhub.auth.PAMAuthenticator",
@@ -146,15 +148,6 @@ c.Spawner.pre_spawn_hook = learner.copy_course
 """
 
 
-def _write_private(path: Path, text: str) -> None:
-    """The config holds the database password and the API token: owner-only."""
-    partial = path.with_name(path.name + ".partial")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as out:
-        out.write(text)
-    partial.replace(path)
-
-
 def configure(settings: Settings) -> Settings:
     """Write the hub's configuration and settings; return them with free ports filled in."""
     if not settings.db_url:
@@ -164,8 +157,8 @@ def configure(settings: Settings) -> Settings:
                        proxy_api_port=settings.proxy_api_port or services.free_port())  # fmt: skip
     folder().mkdir(parents=True, exist_ok=True)
     learner.homes().mkdir(parents=True, exist_ok=True)
-    _write_private(config_file(), render(settings, proxy.install()))
-    _write_private(folder() / "settings.json", json.dumps(asdict(settings), indent=1) + "\n")
+    write_private(config_file(), render(settings, proxy.install()))
+    write_private(folder() / "settings.json", json.dumps(asdict(settings), indent=1) + "\n")
     return settings
 
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..private_file import write_private
 from . import class_home
 from .roster import INSTRUCTOR, Learner, RosterError, check_name
 
@@ -38,13 +38,7 @@ def load() -> dict[str, dict]:
 
 def _save(records: dict[str, dict]) -> None:
     """Write the keys file atomically, readable by its owner only (it holds secrets)."""
-    path = keys_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".json.partial")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as out:
-        json.dump({"learners": records}, out, indent=1, sort_keys=True)
-    partial.replace(path)
+    write_private(keys_file(), json.dumps({"learners": records}, indent=1, sort_keys=True))
 
 
 def issue(learners: Iterable[Learner]) -> dict[str, dict]:

@@ -76,8 +76,8 @@ def vllm_requests(base: str, model: str, prompt: str, api_key: str) -> list[tupl
 def _openai(call: Callable) -> tuple[int, dict]:
     try:
         reply = call()
-    except openai.APIStatusError as error:  # str(error) is "Error code: 401" alone: the gateway's message is in the body
-        return error.status_code, {"error": f"{error} {error.body}"}
+    except openai.APIStatusError as error:  # the gateway answers /v1 in OpenAI's error shape: the reason is in str(error)
+        return error.status_code, {"error": str(error)}
     return 200, {"prompt": reply.usage.prompt_tokens, "completion": reply.usage.completion_tokens}
 
 

@@ -75,3 +75,14 @@ def test_a_port_in_use_is_said_and_nothing_starts(course):
     assert done.exit_code == 1 and f"port {port} on 127.0.0.1 is already in use" in done.output
     assert "Traceback" not in done.output
     assert course("gateway", "status").exit_code == 1
+
+
+def test_class_down_stops_only_the_engines_class_up_started(home):
+    """`course up`'s engines, or a real Ollama, found running by `class up`, outlive `class down`."""
+    from course_lib.class_kit import classroom
+
+    assert classroom.engines_started_by_class() == []
+    classroom._remember_engines(["vllm"])  # as `class up` records it when it started vLLM alone
+    classroom._remember_engines([])  # a second `class up` that found both running adds nothing
+    assert classroom.engines_started_by_class() == ["vllm"]
+    classroom._engines_file().unlink()

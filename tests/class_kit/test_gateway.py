@@ -21,14 +21,14 @@ import psutil
 import pytest
 import requests
 
-from course_lib import services
+from course_lib import class_server, services
 from course_lib.class_kit import gateway, keys, roster, usage
 
 from ..helpers import free_port
 from ..make_lab import nginx
 from .conftest import MODEL, running_gateway
 
-LEARNERS = ["ada", "bob", "cy", "dee", "eve", "fay", "gus", "hal", "ivy"] + [f"load-{i}" for i in range(6)]
+LEARNERS = ["ada", "bob", "cy", "dee", "eve", "fay", "gus", "hal", "ivy", "kit"] + [f"load-{i}" for i in range(6)]
 RATE, BURST = "2r/s", 4
 
 
@@ -95,8 +95,10 @@ def test_no_key_or_an_unknown_key_is_refused_with_what_to_do(gw):
     with pytest.raises(ollama.ResponseError) as refused:
         ollama.Client(host=gw.url).list()
     assert refused.value.status_code == 401 and "COURSE_KEY" in refused.value.error
-    with pytest.raises(openai.AuthenticationError):
-        openai.OpenAI(base_url=gw.url + "/ollama/v1", api_key="wrong", max_retries=0).models.list()
+    for base in ("/ollama/v1", "/v1"):  # OpenAI's error shape there, so the client shows the reason
+        with pytest.raises(openai.AuthenticationError) as refused:
+            openai.OpenAI(base_url=gw.url + base, api_key="wrong", max_retries=0).models.list()
+        assert "COURSE_KEY" in str(refused.value) and refused.value.type == "authentication_error", base
 
 
 def test_a_revoked_key_is_refused_at_once(gw):
@@ -109,6 +111,22 @@ def test_a_revoked_key_is_refused_at_once(gw):
     assert requests.get(gw.url + "/api/tags", headers=bearer("bob"), timeout=10).status_code == 401
     assert requests.get(gw.url + "/api/tags", headers=bearer("cy"), timeout=10).ok  # others unaffected
     assert logged("bob", 3).unauthorized == 2  # the refusals count under bob, not as anonymous
+
+
+def test_an_openai_client_over_the_rate_is_told_why(gw):
+    client = openai.OpenAI(base_url=gw.url + "/v1", api_key=key("kit"), max_retries=0)
+
+    def hit(_: int) -> openai.RateLimitError | None:
+        try:
+            client.models.list()
+        except openai.RateLimitError as error:
+            return error
+        return None
+
+    with ThreadPoolExecutor(12) as pool:
+        refused = [error for error in pool.map(hit, range(12)) if error is not None]
+    assert refused, "12 requests at once, with a burst of 4: some must be refused"
+    assert all("2 requests per second" in str(error) and error.type == "rate_limit_error" for error in refused)
 
 
 def test_one_learner_over_the_rate_does_not_slow_another(gw):
@@ -332,7 +350,9 @@ def test_a_learner_needs_only_course_server_and_course_key(gw, home, tmp_path):
     code = "from course_lib import class_server, doctor\nprint(doctor.class_server_check(class_server.server()))"
     row = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert "ok=True" in row.stdout and "COURSE_KEY set" in row.stdout, row.stdout + row.stderr[-1000:]
-    assert oct((tmp_path / "class-server.netrc").stat().st_mode & 0o777) == "0o600"
+    [netrc] = tmp_path.glob("class-server-*.netrc")  # named by hal's key: learners sharing a home keep their own
+    assert netrc.name == class_server.netrc_path(key("hal")).name != class_server.netrc_path(key("ivy")).name
+    assert oct(netrc.stat().st_mode & 0o777) == "0o600"
 
 
 def test_a_learner_without_a_key_is_told_what_to_set(gw, tmp_path):

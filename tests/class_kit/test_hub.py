@@ -16,6 +16,7 @@ import socket
 import re
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -241,21 +242,40 @@ def test_a_name_not_on_the_roster_cannot_log_in(class_hub):
     assert "/hub/login" in wrong.get(f"{class_hub.url}/hub/home", timeout=10).url
 
 
-def test_the_hub_recovers_from_a_postgres_restart(class_hub):
+def test_the_hub_recovers_from_a_postgres_restart(class_hub, gw):
+    """PostgreSQL restarted while the class works: the hub answers again within seconds,
+    the learner's server and files survive, and the gateway (which needs no database)
+    answers every learner request sent meanwhile."""
     session = learner_server(class_hub, "ada")
     xsrf = session.cookies.get("_xsrf", path="/user/ada/") or session.cookies.get("_xsrf")
     note = {"type": "file", "format": "text", "content": "before the restart"}
     saved = session.put(f"{class_hub.url}/user/ada/api/contents/note.txt", json=note, headers={"X-XSRFToken": xsrf}, timeout=10)
     assert saved.status_code in (200, 201), saved.text
     hub_pid = services.running_pid(hub.service(class_hub))
-    postgres.restart()
-    started, failed = time.monotonic(), []
-    # The hub's session holds a connection across requests: the first request after the
-    # restart finds it dead (403: the token lookup failed), the hub rolls back, then answers.
-    while (answer := hub.api(class_hub, "/users")).status_code != 200:
-        failed.append(answer.status_code)
-        assert time.monotonic() - started < 20, f"hub API still failing 20 s after PostgreSQL restarted: {failed}"
-        time.sleep(0.2)
+    meanwhile, stop = [], threading.Event()
+
+    def learner_requests() -> None:  # as a notebook's cells keep calling the engine
+        key = {"Authorization": f"Bearer {keys.load()['bob']['key']}"}
+        while not stop.is_set():
+            meanwhile.append(requests.get(f"{gw.url}/api/tags", headers=key, timeout=10).status_code)
+            time.sleep(0.1)
+
+    worker = threading.Thread(target=learner_requests)
+    worker.start()
+    try:
+        postgres.restart()
+        started, failed = time.monotonic(), []
+        # The hub's session holds a connection across requests: the first request after the
+        # restart finds it dead (403: the token lookup failed), the hub rolls back, then answers.
+        while (answer := hub.api(class_hub, "/users")).status_code != 200:
+            failed.append(answer.status_code)
+            assert time.monotonic() - started < 20, f"hub API still failing 20 s after PostgreSQL restarted: {failed}"
+            time.sleep(0.2)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        worker.join()
+    assert len(meanwhile) >= 3 and set(meanwhile) == {200}, meanwhile
     assert len(failed) <= 2, failed
     assert services.running_pid(hub.service(class_hub)) == hub_pid
     assert hub.servers(class_hub).get("ada") == "ready"

@@ -183,7 +183,9 @@ def test_the_gateway_overhead_benchmark_counts_every_request(gw, lab):
     for side in gateway_overhead.SIDES:
         assert len(found.records[side]) == 6 and all(r.ok for r in found.records[side]), side
         assert found.summaries[side]["completed"] == 6
-    assert [r.output_tokens for r in found.records["direct"]] == [r.output_tokens for r in found.records["gateway"]]
+    # Ollama cannot ignore end-of-sequence: an output may end early on either side, so
+    # its length is bounded rather than compared between the sides.
+    assert all(1 <= r.output_tokens <= 4 for side in gateway_overhead.SIDES for r in found.records[side])
     assert all(math.isfinite(v) and v > 0 for v in found.ratios.values()), found.ratios
     data = found.to_dict()
     assert set(data["ratios"]) == set(gateway_overhead.METRICS) and data["gateway"]["failed"] == 0

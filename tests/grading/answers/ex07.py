@@ -197,6 +197,47 @@ EXPLANATION_TOO_SHORT = caught_publicly(_Text("It is slower."))
 EXPLANATION_VACUOUS = _Text("The measured number is different from the predicted number because measurements always vary a bit.")
 
 
+# --- 07 q8: the size of a W8A8 checkpoint ------------------------------------------------------
+
+
+def _w8a8(hidden, intermediate, layers, heads, kv_heads, head_dim, vocab, tied,
+          scale_bytes=2, embedding_bytes=2, kv=True, untied_head=True, unit=1):
+    kv_out = (kv_heads if kv else heads) * head_dim
+    projections = [(heads * head_dim, hidden), (kv_out, hidden), (kv_out, hidden), (hidden, heads * head_dim),
+                   (intermediate, hidden), (intermediate, hidden), (hidden, intermediate)]
+    per_block = sum(out * inp + scale_bytes * out for out, inp in projections) + 4 * hidden
+    matrices = 1 if tied or not untied_head else 2
+    return unit * (layers * per_block + matrices * vocab * hidden * embedding_bytes + 2 * hidden)
+
+
+def w8a8_right(*config):
+    return _w8a8(*config)
+
+
+@caught_publicly
+def w8a8_bits(*config):
+    return _w8a8(*config, unit=8)
+
+
+@caught_publicly
+def w8a8_no_scales(*config):
+    return _w8a8(*config, scale_bytes=0)
+
+
+@caught_publicly
+def w8a8_int8_embedding(*config):
+    return _w8a8(*config, embedding_bytes=1)
+
+
+@caught_publicly
+def w8a8_no_gqa(*config):
+    return _w8a8(*config, kv=False)
+
+
+def w8a8_forgets_untied_head(*config):
+    return _w8a8(*config, untied_head=False)
+
+
 def shared(question: str, request) -> dict:
     """NumPy for every question; q6's tests also read the committed prediction."""
     return {"np": np, "MY_PREDICTION": 200.0}
@@ -213,4 +254,6 @@ CASES = {
     ("07_quantization", "q5"): ("choose_quant", choose_right, [choose_gigabytes, choose_ignores_floor, choose_smallest]),
     ("07_quantization", "q6"): ("predict_tokens_per_second", predict_right, [predict_inverse, predict_linear_saving]),
     ("07_quantization", "q7"): ("EXPLANATION", EXPLANATION_RIGHT, [EXPLANATION_TOO_SHORT, EXPLANATION_VACUOUS]),
+    ("07_quantization", "q8"): ("w8a8_bytes", w8a8_right,
+                                [w8a8_bits, w8a8_no_scales, w8a8_int8_embedding, w8a8_no_gqa, w8a8_forgets_untied_head]),
 }
