@@ -193,3 +193,21 @@ def test_the_gateway_overhead_benchmark_counts_every_request(gw, lab):
     through = found.records["gateway"]
     assert logged.requests - before.requests == 6 + 2 and logged.rate_limited == 0  # + a warm-up per round
     assert logged.completion_tokens - before.completion_tokens >= sum(r.output_tokens for r in through)
+
+
+def test_the_capacity_sweep_goes_through_the_gateway_and_stops_at_the_first_miss(gw, lab):
+    """Small and loose: two rates through the gateway, every request logged under the instructor."""
+    from course_lib.bench import capacity
+
+    before = usage.per_learner().get(keys.INSTRUCTOR, usage.Usage())
+    spec = LoadSpec("ollama", gw.url, MODEL, input_len=16, output_len=4, num_prompts=3, warmups=0)
+    seen = []
+    found = capacity.sweep(spec, [4.0, 2.0], capacity.SLO(e2el_ms=60_000), through="gateway",
+                           headers={"Authorization": f"Bearer {keys.issue_instructor()}"},
+                           report=lambda rate, met: seen.append((rate, met)))  # fmt: skip
+    assert seen == [(2.0, 1.0), (4.0, 1.0)] and found.best_rate == 4.0 and found.learners(10) == 40
+    logged = usage.summarize(wait_for_log(before.requests + 6, keys.INSTRUCTOR))[keys.INSTRUCTOR]
+    assert logged.requests - before.requests == 6 and logged.rate_limited == 0
+    strict = capacity.sweep(spec, [2.0, 4.0], capacity.SLO(ttft_ms=0.001), through="gateway",
+                            headers={"Authorization": f"Bearer {keys.issue_instructor()}"})  # fmt: skip
+    assert strict.met == {2.0: 0.0} and strict.best_rate is None  # the first miss ends the sweep
