@@ -54,7 +54,6 @@ def up(roster_file: Path, plan: Plan) -> hub.Settings:
     try:
         started = engines.up(keep=True, require_vllm=False, progress=True)
         stops += [lambda name=name: engines.down((name,)) for name in started]
-        _remember_engines(started)
         keys.issue(learners)
         if gateway.running() is None:
             gate = gateway.up(plan.gateway)
@@ -69,7 +68,9 @@ def up(roster_file: Path, plan: Plan) -> hub.Settings:
             db_url = postgres.up(postgres.Cluster(plan.db_port)).url
         settings = replace(plan.hub, db_url=postgres.sqlalchemy_url(db_url) if plan.hub.db_url else db_url,
                            gateway_url=gate.url, learners=tuple(learner.name for learner in learners))  # fmt: skip
-        return hub.up(settings)
+        running = hub.up(settings)
+        _remember_engines(started)  # only once all is up: a failed `up` has stopped them already
+        return running
     except BaseException:
         for stop in reversed(stops):
             stop()
