@@ -1,6 +1,7 @@
 """Helpers for vLLM's offline ``LLM`` inside a notebook or test process.
 
-A notebook's own ``LLM(...)`` holds an EngineCore child process and its KV cache
+A notebook's own ``LLM(...)`` holds its engine core (an EngineCore child process; on a
+2-core CPU, inside the notebook's process, see ``server.engine_env``) and its KV cache
 until shut down; DESIGN.md's resource plan has every notebook release it before it
 ends. ``del llm`` alone leaves that to interpreter exit, where vLLM's finalizers log
 into closed streams.

@@ -65,7 +65,15 @@ def engine_env(kv_cache_gib: str = DEFAULT_KVCACHE_GIB) -> dict[str, str]:
     (``vllm/utils/ompmultiprocessing.py``) and compute on the other; the scheduler
     sleeps when idle, so the course lets the model use both. Measured here (eager,
     bf16): a 1,500-token prefill 41.7 s -> 21.1 s, 8 concurrent streams 25 -> 43
-    tokens/s, one stream unchanged (17 tokens/s). What the learner set wins.
+    tokens/s, one stream unchanged (17 tokens/s).
+
+    On such a machine the model also runs inside the engine-core process instead of a
+    worker process of its own (``VLLM_ENABLE_V1_MULTIPROCESSING=0``, which lets
+    ``platforms/cpu.py`` keep the ``uni`` executor): each vLLM process spends ~12 s
+    importing vLLM here. Measured (eager, float32): a server ready in ~30 s instead
+    of ~41 s, a notebook's own ``LLM(...)`` in 8 s instead of 36 s (its engine core
+    then runs in the notebook's process too), tokens/s the same or higher (one stream
+    20-23 vs 23, 8 streams 103-107 vs 109-127). What the learner set wins.
     """
     env = {"HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
     if backend() == "CPU":
@@ -73,6 +81,7 @@ def engine_env(kv_cache_gib: str = DEFAULT_KVCACHE_GIB) -> dict[str, str]:
         env["VLLM_USE_AOT_COMPILE"] = "0"
         if (os.cpu_count() or 1) <= SMALL_MACHINE_CORES:
             env["VLLM_CPU_NUM_OF_RESERVED_CPU"] = "0"
+            env["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
     return {k: os.environ.get(k, v) for k, v in env.items()}
 
 
