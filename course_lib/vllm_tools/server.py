@@ -73,7 +73,9 @@ def engine_env(kv_cache_gib: str = DEFAULT_KVCACHE_GIB) -> dict[str, str]:
     importing vLLM here. Measured (eager, float32): a server ready in ~30 s instead
     of ~41 s, a notebook's own ``LLM(...)`` in 8 s instead of 36 s (its engine core
     then runs in the notebook's process too), tokens/s the same or higher (one stream
-    20-23 vs 23, 8 streams 103-107 vs 109-127). What the learner set wins.
+    20-23 with a worker process, 23 without; 8 streams 103-107 with, 109-127 without).
+    In that process vLLM then seeds the random generators and pins the threads, and
+    logs both (lesson 04 lists the warnings). What the learner set wins.
     """
     env = {"HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
     if backend() == "CPU":
