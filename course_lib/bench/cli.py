@@ -123,16 +123,14 @@ def gateway_cmd(
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON here.")] = None,
 ) -> None:
     """The running class gateway's overhead: one load, directly and through it (instructor's key)."""
-    from ..class_kit import gateway, keys
+    from ..class_kit import gateway
     from .gateway_overhead import SIDES, measure
 
     settings = gateway.running()
     if settings is None:
         typer.secho("Error: no class gateway runs here; start one with `course class gateway up`.", fg="red", err=True)
         raise typer.Exit(1)
-    key = keys.issue_instructor()
-    gateway.reload()  # a key made just now is admitted
-    direct = settings.vllm_url + "/v1" if engine == "vllm" else settings.ollama_url
+    direct, key = _behind_gateway(settings, engine)
     spec = _spec(engine, direct, None, input_len=input_len, output_len=output_len,
                  num_prompts=num_prompts, max_concurrency=concurrency)  # fmt: skip
     found = measure(spec, settings.url, key, rounds, progress=True)
@@ -145,6 +143,16 @@ def gateway_cmd(
     typer.echo(f"{'ratio':>8} {'':>5} {'':>6} {'':>10} {r['median_ttft_ms']:9.3f} {r['p90_ttft_ms']:9.3f} "
                f"{r['median_itl_ms']:8.3f} {r['output_throughput']:10.3f}  (gateway / direct; times in ms)")  # fmt: skip
     _write_json(json_out, found.to_dict())
+
+
+def _behind_gateway(settings, engine: str) -> tuple[str, str]:
+    """The engine's own URL behind a running class gateway, and the instructor's key
+    (never rate-limited), admitted by the gateway from now on."""
+    from ..class_kit import gateway, keys
+
+    key = keys.issue_instructor()
+    gateway.reload()  # a key made just now is admitted
+    return (settings.vllm_url + "/v1" if engine == "vllm" else settings.ollama_url), key
 
 
 def _write_json(path: Optional[Path], data: dict) -> None:
@@ -178,18 +186,18 @@ def capacity_cmd(
     """What this machine serves a class: the highest rate meeting the SLO, through the class gateway if one runs."""
     from dataclasses import replace
 
-    from ..class_kit import gateway, keys
+    from ..class_kit import gateway
     from .capacity import PACES_S, TARGET, sweep
     from .gateway_overhead import gateway_base_url
     from .metrics import SLO
 
     settings = None if direct else gateway.running()
-    engine_url = None if settings is None else settings.vllm_url + "/v1" if engine == "vllm" else settings.ollama_url
-    spec = _spec(engine, engine_url, None, input_len=input_len, output_len=output_len, num_prompts=num_prompts)
-    headers = {}
+    engine_url, headers = None, {}
     if settings is not None:
-        headers = {"Authorization": f"Bearer {keys.issue_instructor()}"}  # never rate-limited
-        gateway.reload()  # a key made just now is admitted
+        engine_url, key = _behind_gateway(settings, engine)
+        headers = {"Authorization": f"Bearer {key}"}
+    spec = _spec(engine, engine_url, None, input_len=input_len, output_len=output_len, num_prompts=num_prompts)
+    if settings is not None:
         spec = replace(spec, base_url=gateway_base_url(spec, settings.url))
     through = "gateway" if settings else "direct"
     target = SLO.parse(slo)
