@@ -19,9 +19,12 @@ SHARED_IN_HOME = ("models", "quant")
 def pytest_configure(config):
     """An xdist worker gets a COURSE_HOME of its own (its engines' pid and log files, its
     Ollama store), so that two workers' engines and models never meet; the converted
-    models are linked, not copied. Subprocesses inherit it."""
-    worker = getattr(config, "workerinput", {}).get("workerid")
+    models are linked, not copied. It also gets cores of its own (below). Subprocesses
+    inherit both."""
+    workerinput = getattr(config, "workerinput", {})
+    worker = workerinput.get("workerid")
     if worker:
+        pin_to_own_cores(int(worker.removeprefix("gw")), int(workerinput["workercount"]))
         from course_lib import config as course_config
 
         shared = course_config.course_home()
@@ -33,20 +36,69 @@ def pytest_configure(config):
         os.environ["COURSE_HOME"] = str(home)
 
 
+def own_cores(index: int, workers: int, cores: list[int]) -> set[int]:
+    """The cores worker ``index`` of ``workers`` keeps to: an equal share, every one
+    used; all of them when there are more workers than cores.
+
+    >>> own_cores(0, 2, [0, 1]), own_cores(1, 2, [0, 1]), own_cores(1, 2, [0, 1, 2, 3, 4])
+    ({0}, {1}, {3, 4})
+    >>> own_cores(1, 3, [0, 1])
+    {0, 1}
+    """
+    if workers > len(cores):
+        return set(cores)
+    share, extra = divmod(len(cores), workers)
+    start = index * share + min(index, extra)
+    return set(cores[start : start + share + (index < extra)])
+
+
+def pin_to_own_cores(index: int, workers: int) -> None:
+    """Keep this worker, its engines and its kernels on cores no other worker uses.
+
+    Both engines spin their threads at each layer's barrier (llama.cpp's thread pool,
+    vLLM's OpenMP): two workers whose engines shared both cores made every such wait
+    last a time slice, and grading, lab_ollama and quant took 29:49 on two workers
+    against 21:45 on one. Pinned, each worker is a smaller machine: vLLM binds its
+    threads to the cores it is allowed (``sched_getaffinity``) and lab Ollama runs no
+    more threads than it has cores.
+    """
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, own_cores(index, workers, sorted(os.sched_getaffinity(0))))
+
+
 def xdist_scope(nodeid: str) -> str:
     """Which tests a worker takes together: an exercise's (they share its assign output
-    and, for 04, an in-process vLLM engine), else a module's (module fixtures, e.g. a
-    class graded once).
+    and, for 04, an in-process vLLM engine), a folder's where its tests share a
+    machine-wide program, else a module's (module fixtures, e.g. a class graded once).
 
     >>> xdist_scope("tests/grading/test_exercises.py::test_wrong_answers_lose_points[04_vllm-q1]")
     '04_vllm'
     >>> xdist_scope("tests/grading/test_class.py::test_nothing_was_graded_twice")
     'tests/grading/test_class.py'
+    >>> xdist_scope("tests/class_kit/test_hub.py::test_a_learner_logs_in")
+    'tests/class_kit'
     """
     module, _, name = nodeid.partition("::")
     if module.endswith("grading/test_exercises.py") and name.endswith("]"):
         return re.sub(r"-q\d+$", "", name[name.index("[") + 1 : -1])
+    folder = module.rpartition("/")[0]
+    if folder in WHOLE_FOLDERS:
+        return folder
     return module
+
+
+#: Folders a worker takes whole: the class kit's PostgreSQL, nginx and hub, and the
+#: browser tests' Chromium, are each one machine-wide program.
+WHOLE_FOLDERS = ("tests/class_kit", "tests/make_lab")
+
+#: Under xdist, the scope that takes longest starts first, on a worker of its own
+#: (``make test``'s table: the lessons are a third of the run); the rest follow as collected.
+FIRST = "tests/notebooks/"
+
+
+def pytest_collection_modifyitems(config, items):
+    if hasattr(config, "workerinput"):  # the workers' collection is what xdist schedules
+        items.sort(key=lambda item: not item.nodeid.startswith(FIRST))
 
 
 def pytest_xdist_make_scheduler(config, log):
@@ -54,6 +106,8 @@ def pytest_xdist_make_scheduler(config, log):
     ``--dist loadgroup`` marks do not group under pytest 9 (xdist 3.8 renames
     ``item._nodeid``, which pytest 9 no longer reads), so the grouping is done here."""
     from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False  # keep the order above, not the largest scope first
 
     class ByScope(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
@@ -93,16 +147,28 @@ def ollama_url(request):
 
     Where vLLM is installed this is the lab Ollama that ``course up`` started next to
     the session's vLLM server (lesson 00 talks to both); elsewhere a lab Ollama alone,
-    on a free port.
+    on a free port. The course model is pulled first: tests that use it must not
+    depend on a lesson having pulled it earlier in the run (an xdist worker's
+    COURSE_HOME starts with an empty store).
     """
     from course_lib import config, engines
     from course_lib.vllm_tools.server import installed_engine
 
     if installed_engine() is not None:
         request.getfixturevalue("vllm_base_url")
-        yield config.ollama_url()
+        yield _with_course_model(config.ollama_url())
         return
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("OLLAMA_HOST", f"127.0.0.1:{free_port()}")
         with engines.running():
-            yield config.ollama_url()
+            yield _with_course_model(config.ollama_url())
+
+
+def _with_course_model(url: str) -> str:
+    import requests
+
+    from course_lib import config
+
+    pulled = requests.post(f"{url}/api/pull", json={"model": config.OLLAMA_MODEL, "stream": False}, timeout=300)
+    assert pulled.status_code == 200, pulled.text
+    return url

@@ -12,14 +12,18 @@ BUSY_PERCENT = 25.0  # of the whole machine, before the benchmark sends anything
 
 
 def busiest_processes(interval: float = 0.5, top: int = 3) -> tuple[float, list[tuple[str, float]]]:
-    """The machine's CPU use over ``interval`` seconds, and the processes using most."""
+    """The CPU use over ``interval`` seconds of the cores this process may run on (all of
+    them, unless it was confined with ``taskset``), and the processes using most."""
     procs = list(psutil.process_iter(["name", "cmdline"]))
     for proc in procs:
         try:
             proc.cpu_percent(None)  # first call starts the measurement
         except psutil.Error:
             pass
-    total = psutil.cpu_percent(interval=interval)
+    per_core = psutil.cpu_percent(interval=interval, percpu=True)
+    affinity = getattr(psutil.Process(), "cpu_affinity", None)  # not on macOS
+    allowed = (affinity() if affinity else None) or range(len(per_core))
+    total = sum(per_core[core] for core in allowed) / len(allowed)
     usage = []
     for proc in procs:
         try:

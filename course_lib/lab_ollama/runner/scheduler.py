@@ -15,6 +15,7 @@ import asyncio
 import datetime as dt
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,8 +56,13 @@ def runner_key(model: StoredModel) -> tuple[Path | None, tuple[Path, ...]]:
 
 
 def default_threads() -> int:
-    """Ollama's num_thread 0: the physical cores."""
-    return psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
+    """Ollama's num_thread 0: the physical cores, but no more than the cores this
+    process may run on (a server confined with ``taskset``, or a test worker, e.g.):
+    llama.cpp's threads spin at each barrier, so two threads on one core wait out
+    each other's time slices."""
+    physical = psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else physical
+    return max(1, min(physical, allowed))
 
 
 class Scheduler:
