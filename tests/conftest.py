@@ -55,12 +55,13 @@ def own_cores(index: int, workers: int, cores: list[int]) -> set[int]:
 def pin_to_own_cores(index: int, workers: int) -> None:
     """Keep this worker, its engines and its kernels on cores no other worker uses.
 
-    Both engines spin their threads at each layer's barrier (llama.cpp's thread pool,
-    vLLM's OpenMP): two workers whose engines shared both cores made every such wait
-    last a time slice, and grading, lab_ollama and quant took 29:49 on two workers
-    against 21:45 on one. Pinned, each worker is a smaller machine: vLLM binds its
-    threads to the cores it is allowed (``sched_getaffinity``) and lab Ollama runs no
-    more threads than it has cores.
+    Both engines' threads spin while they wait for each other (ggml's barrier; GNU
+    OpenMP's default wait policy under vLLM), so a thread whose partner lost its core
+    to the other worker spins out its time slice: unpinned, grading, lab_ollama and
+    quant took 29:49 on two workers against 21:45 on one. Pinned, each worker is a
+    smaller machine: vLLM binds its threads to the cores it is allowed
+    (``sched_getaffinity``) and lab Ollama runs no more threads than it has cores. The
+    whole suite, measured on 2 cores: 50:02 one test at a time, 33:03 on two pinned workers.
     """
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, own_cores(index, workers, sorted(os.sched_getaffinity(0))))
