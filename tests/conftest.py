@@ -8,6 +8,7 @@ import re
 import pytest
 
 from course_lib import services
+from course_lib.cores import allowed_cores
 from course_lib.vllm_tools import server as vllm_server
 
 from .helpers import course, free_port, require_vllm
@@ -64,7 +65,7 @@ def pin_to_own_cores(index: int, workers: int) -> None:
     whole suite, measured on 2 cores: 50:02 one test at a time, 33:03 on two pinned workers.
     """
     if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, own_cores(index, workers, sorted(os.sched_getaffinity(0))))
+        os.sched_setaffinity(0, own_cores(index, workers, allowed_cores()))
 
 
 def xdist_scope(nodeid: str) -> str:

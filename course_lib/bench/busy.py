@@ -8,6 +8,8 @@ import warnings
 
 import psutil
 
+from ..cores import allowed_cores
+
 BUSY_PERCENT = 25.0  # of the whole machine, before the benchmark sends anything
 
 
@@ -21,8 +23,7 @@ def busiest_processes(interval: float = 0.5, top: int = 3) -> tuple[float, list[
         except psutil.Error:
             pass
     per_core = psutil.cpu_percent(interval=interval, percpu=True)
-    affinity = getattr(psutil.Process(), "cpu_affinity", None)  # not on macOS
-    allowed = (affinity() if affinity else None) or range(len(per_core))
+    allowed = allowed_cores()
     total = sum(per_core[core] for core in allowed) / len(allowed)
     usage = []
     for proc in procs:

@@ -13,7 +13,6 @@ Runs alternate between the two sides; medians are reported, and the ratios.
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +23,7 @@ import typer
 from llama_cpp import _logger as llama_logger
 
 from .. import engines
+from ..cores import allowed_cores
 from ..model import bundled_gguf
 
 MODEL = "smollm2:135m"
@@ -138,7 +138,7 @@ def main(
 ) -> None:
     """Measure both cases and print medians and ratios."""
     llama_logger.set_verbose(False)
-    threads = len(os.sched_getaffinity(0))
+    threads = len(allowed_cores())
     for parallel in (1, 4):
         raw = RawLlama(threads, parallel)
         try:

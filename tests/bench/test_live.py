@@ -16,6 +16,7 @@ from course_lib import config, engines, model, services
 from course_lib.bench import busy, interference, load, prompts, server_limits
 from course_lib.bench.metrics import SLO, arrival_times
 from course_lib.bench.vllm_crosscheck import crosscheck
+from course_lib.cores import allowed_cores
 
 from ..helpers import course
 
@@ -125,7 +126,7 @@ def test_busy_cpu_is_reported():
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            assert busy.warn_if_cpu_busy(threshold=100 / len(busy.psutil.Process().cpu_affinity()) - 20, wait=0)
+            assert busy.warn_if_cpu_busy(threshold=100 / len(allowed_cores()) - 20, wait=0)
         assert f"{spinner.pid} " in str(caught[0].message)
     finally:
         spinner.kill()

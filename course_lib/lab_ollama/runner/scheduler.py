@@ -15,12 +15,12 @@ import asyncio
 import datetime as dt
 import logging
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 
+from ...cores import allowed_cores
 from ..describe import StoredModel
 from ..errors import OllamaError
 from ..settings import LabSettings
@@ -61,8 +61,7 @@ def default_threads() -> int:
     llama.cpp's threads spin at each barrier, so two threads on one core wait out
     each other's time slices."""
     physical = psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
-    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else physical
-    return max(1, min(physical, allowed))
+    return max(1, min(physical, len(allowed_cores())))
 
 
 class Scheduler:
