@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 from otter.test_files import OKTestFile
 
@@ -21,16 +22,19 @@ def _load(autograder_zip: Path, question: str) -> OKTestFile:
         return OKTestFile.from_file(str(path))
 
 
-def question_score(autograder_zip: Path, question: str, namespace: dict) -> tuple[float, float]:
-    """(points earned, points possible) for ``question`` run against ``namespace``."""
-    test = _load(autograder_zip, question)
-    test.run(dict(namespace))
-    return test.score, test.possible
+class QuestionResult(NamedTuple):
+    """One run of a question's tests: the points and whether its public checks passed."""
+
+    earned: float
+    possible: float
+    public_checks_pass: bool
 
 
-def public_checks_pass(autograder_zip: Path, question: str, namespace: dict) -> bool:
-    """Whether ``question``'s public test cases (what ``grader.check`` runs in the
-    learner's notebook) all pass against ``namespace``."""
+def run_question(autograder_zip: Path, question: str, namespace: dict) -> QuestionResult:
+    """Run ``question``'s tests (public and hidden) once against ``namespace``.
+
+    One run gives both the score and what ``grader.check`` would say in the learner's
+    notebook, so an answer whose tests wait on an engine is graded once, not twice."""
     test = _load(autograder_zip, question)
     test.run(dict(namespace))
-    return test.passed_all_public
+    return QuestionResult(test.score, test.possible, test.passed_all_public)
