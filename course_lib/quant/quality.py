@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from course_lib.cores import allowed_cores
+
 TEXT = Path(__file__).with_name("texts") / "pride_and_prejudice_ch1.txt"
 
 
@@ -41,15 +43,17 @@ class Scored:
         return self.logprobs[np.arange(len(self.logprobs)), self.tokens[-len(self.logprobs):]]
 
 
-def score(model_path: Path, text: str, skip: int = 16, threads: int = 2, **llama_kwargs) -> Scored:
-    """Run a GGUF model over ``text`` once and keep every position's distribution."""
+def score(model_path: Path, text: str, skip: int = 16, threads: int | None = None, **llama_kwargs) -> Scored:
+    """Run a GGUF model over ``text`` once and keep every position's distribution; on
+    ``threads`` threads, by default one per core this process may use (more threads than
+    cores spin at llama.cpp's barriers)."""
     from llama_cpp import Llama
 
     probe = Llama(str(model_path), vocab_only=True, verbose=False)
     tokens = np.array(probe.tokenize(text.encode(), add_bos=True), dtype=np.int64)
     del probe
     llm = Llama(str(model_path), n_ctx=len(tokens) + 8, n_batch=512, logits_all=True,
-                n_threads=threads, verbose=False, **llama_kwargs)  # fmt: skip
+                n_threads=threads or len(allowed_cores()), verbose=False, **llama_kwargs)  # fmt: skip
     llm.eval(tokens.tolist())
     logits = np.asarray(llm.scores[: len(tokens) - 1], dtype=np.float32)
     del llm

@@ -15,11 +15,13 @@ by 0.33 and vLLM takes the other one, in float32 as in bf16; of 26 natural promp
 tried, only these three lead by at least 1 logit at each of the 8 steps.
 """
 
+import functools
 import os
 
 import pytest
 
 from course_lib import model as course_model
+from course_lib.cores import allowed_cores
 from course_lib.vllm_tools.offline import shutdown_llm, use_course_engine_env
 
 from ..helpers import require_vllm
@@ -59,11 +61,23 @@ def _presets():
     return {"deterministic": deterministic, "creative": creative, "balanced": balanced}
 
 
+@pytest.fixture(scope="module")
+def guide_outputs(llm):
+    """``llm.generate`` of the guide's prompt with one preset, run once per preset (the
+    greedy output is compared with a second run below)."""
+
+    @functools.cache
+    def generate(preset):
+        prompts = [GUIDE_PROMPT]
+        return llm.generate(prompts, _presets()[preset])
+
+    return generate
+
+
 @pytest.mark.parametrize("preset", ["deterministic", "creative", "balanced"])
-def test_guide_presets(llm, preset):
+def test_guide_presets(guide_outputs, preset):
     sampling_params = _presets()[preset]
-    prompts = [GUIDE_PROMPT]
-    outputs = llm.generate(prompts, sampling_params)
+    outputs = guide_outputs(preset)
 
     assert len(outputs) == 1
     output = outputs[0]
@@ -79,10 +93,9 @@ def test_guide_presets(llm, preset):
     )
 
 
-def test_greedy_is_deterministic(llm):
-    greedy = _presets()["deterministic"]
-    first, second = (llm.generate([GUIDE_PROMPT], greedy)[0] for _ in range(2))
-    assert first.outputs[0].token_ids == second.outputs[0].token_ids
+def test_greedy_is_deterministic(llm, guide_outputs):
+    again = llm.generate([GUIDE_PROMPT], _presets()["deterministic"])[0]
+    assert guide_outputs("deterministic")[0].outputs[0].token_ids == again.outputs[0].token_ids
 
 
 def greedy_with_margins(cpp, prompt_ids, n):
@@ -107,7 +120,7 @@ def test_llama_cpp_and_vllm_agree_on_the_first_8_greedy_tokens(llm):
 
     cpp = Llama(
         str(course_model.bundled_gguf()),
-        n_ctx=256, n_threads=2, logits_all=True, verbose=False,
+        n_ctx=256, n_threads=len(allowed_cores()), logits_all=True, verbose=False,
     )  # fmt: skip
     greedy = SamplingParams(temperature=0.0, max_tokens=8, ignore_eos=True)
     results = llm.generate(COMPLETION_PROMPTS, greedy)
