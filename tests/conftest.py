@@ -93,14 +93,30 @@ def xdist_scope(nodeid: str) -> str:
 #: browser tests' Chromium, are each one machine-wide program.
 WHOLE_FOLDERS = ("tests/class_kit", "tests/make_lab")
 
-#: Under xdist, the scope that takes longest starts first, on a worker of its own
-#: (``make test``'s table: the lessons are a third of the run); the rest follow as collected.
-FIRST = "tests/notebooks/"
+#: Under xdist, scopes start longest first (make test's table, measured on two workers),
+#: so that the run ends on short ones and neither worker waits long for the other: the
+#: lessons (a third of the run) on a worker of their own, then the exercises' grading, the
+#: guide's bf16 vLLM, the other long folders; the rest follow as collected.
+LONGEST_FIRST = ("tests/notebooks/", "tests/grading/test_exercises.py", "tests/vllm_engine/test_guide_offline.py",
+                 "tests/grading/", "tests/vllm_engine/", "tests/lab_ollama/", "tests/class_kit/", "tests/make_lab/",
+                 "tests/quant/", "tests/bench/")
+
+
+def start_rank(nodeid: str) -> int:
+    """Where a test's scope goes in the queue: the index of the first of LONGEST_FIRST
+    it falls under, else after all of them.
+
+    >>> start_rank("tests/notebooks/test_lessons.py::test_lesson_executes_clean[08_x]")
+    0
+    >>> start_rank("tests/grading/test_grade.py::test_x"), start_rank("tests/unit/test_x.py::test_y")
+    (3, 10)
+    """
+    return next((rank for rank, prefix in enumerate(LONGEST_FIRST) if nodeid.startswith(prefix)), len(LONGEST_FIRST))
 
 
 def pytest_collection_modifyitems(config, items):
     if hasattr(config, "workerinput"):  # the workers' collection is what xdist schedules
-        items.sort(key=lambda item: not item.nodeid.startswith(FIRST))
+        items.sort(key=lambda item: start_rank(item.nodeid))
 
 
 def pytest_xdist_make_scheduler(config, log):

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterable
 
 BUILD = Path(__file__).resolve().parents[1] / "build"
 PHASES = BUILD / "phases.json"
@@ -43,14 +44,21 @@ def start() -> None:
     CELLS.unlink(missing_ok=True)
 
 
-def cpu_busy_seconds() -> float | None:
-    """CPU seconds all cores together have worked since boot (/proc/stat); None off Linux."""
+def cpu_busy_seconds(cores: Iterable[int] | None = None) -> float | None:
+    """CPU seconds worked since boot (/proc/stat) by all cores together, or by ``cores``
+    only (an xdist worker's own); None off Linux."""
     try:
-        ticks = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    except (OSError, ValueError):
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
         return None
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
-    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
+    wanted = {"cpu"} if cores is None else {f"cpu{core}" for core in cores}
+    busy = 0
+    for line in lines:
+        name, *fields = line.split()
+        if name in wanted:
+            ticks = [int(f) for f in fields[:8]]
+            busy += sum(ticks) - ticks[3] - (ticks[4] if len(ticks) > 4 else 0)  # minus idle and iowait
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def run(name: str, command: list[str]) -> int:
@@ -116,8 +124,8 @@ def table(phases: list[dict], durations: dict, cells: dict | None = None) -> lis
 
 def _folder_lines(run: dict, wall: float) -> list[str]:
     """One pytest run's time by test folder. With several workers, a folder's time adds
-    up every worker's tests (more than the wall clock): the cores column is then left to
-    the phase, whose reading covers both workers."""
+    up every worker's tests (more than the wall clock), and its cores column counts the
+    cores of the worker that ran it (each worker keeps to its own, tests/conftest.py)."""
     folders: dict[str, float] = {}
     busy: dict[str, float] = {}
     for nodeid, seconds in run.get("tests", {}).items():
@@ -129,7 +137,8 @@ def _folder_lines(run: dict, wall: float) -> list[str]:
     for folder, seconds in sorted(folders.items(), key=lambda kv: -kv[1]):
         lines.append(f"  {folder:<42} {_clock(seconds):>7}{_cores(busy.get(folder), seconds)}")
     if workers > 1:
-        lines.append(f"  {f'(test time on {workers} workers, {_clock(wall)} of wall clock)':<42}")
+        lines.append(f"  {f'(test time on {workers} workers, {_clock(wall)} of wall clock;':<42}")
+        lines.append(f"  {' cores busy: of the cores of the worker that ran it)':<42}")
     elif folders:
         rest = max(0.0, wall - sum(folders.values()))
         lines.append(f"  {'(start-up, collection, teardown)':<42} {_clock(rest):>7}")

@@ -1,5 +1,7 @@
 """The time table that closes ``make test`` (tests/phases.py)."""
 
+import os
+
 from tests.phases import table
 
 
@@ -66,3 +68,16 @@ def test_the_busy_reading_is_cpu_time_since_boot():
     sum(i * i for i in range(2_000_000))  # some work
     second = cpu_busy_seconds()
     assert first is not None and second is not None and second > first > 0
+
+
+def test_the_busy_reading_of_some_cores_is_their_share():
+    """A worker's reading (its own cores) is part of the machine's, and the cores add up."""
+    from course_lib.cores import allowed_cores
+    from tests.phases import cpu_busy_seconds
+
+    cores = allowed_cores()
+    whole, each = cpu_busy_seconds(), [cpu_busy_seconds([core]) for core in cores]
+    assert all(0 < seconds <= whole for seconds in each)
+    assert cpu_busy_seconds([]) == 0
+    if cores == list(range(os.cpu_count() or 1)):  # every core: their sum is the machine's
+        assert abs(sum(each) - whole) < 0.05 * whole
