@@ -54,9 +54,9 @@ def cpu_busy_seconds(cores: Iterable[int] | None = None) -> float | None:
     wanted = {"cpu"} if cores is None else {f"cpu{core}" for core in cores}
     busy = 0
     for line in lines:
-        name, *fields = line.split()
+        name, _, rest = line.partition(" ")
         if name in wanted:
-            ticks = [int(f) for f in fields[:8]]
+            ticks = [int(f) for f in rest.split()[:8]]
             busy += sum(ticks) - ticks[3] - (ticks[4] if len(ticks) > 4 else 0)  # minus idle and iowait
     return busy / os.sysconf("SC_CLK_TCK")
 

@@ -59,6 +59,15 @@ class MakeLab:
         return self.process.wait(timeout=timeout)
 
 
+def as_a_terminal_starts_it() -> None:
+    """In make's process, before it starts: Ctrl-C's default action and no signal
+    blocked, as a shell in a terminal starts a command. A make that inherits SIGINT
+    ignored keeps ignoring it (GNU make's rule for signals ignored at its start) and
+    exits with its recipe's 0 after Ctrl-C, as one two-worker run saw."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
 def notebook_files() -> dict[str, bytes]:
     """The course's notebooks as they are on disk (the browser must not change them)."""
     return {str(path): path.read_bytes() for folder in ("notebooks", "exercises") for path in (ROOT / folder).glob("*.ipynb")}
@@ -94,6 +103,7 @@ def make_lab(tmp_path_factory) -> MakeLab:
         process = subprocess.Popen(
             ["make", "lab", "VLLM_ARGS=--enforce-eager"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=as_a_terminal_starts_it,
         )  # fmt: skip
     lab = MakeLab(process, log, env, notebooks_before=notebook_files())
     try:

@@ -7,6 +7,8 @@ started are among the processes that Ctrl-C must stop.
 
 from __future__ import annotations
 
+import signal
+
 import psutil
 import requests
 
@@ -68,7 +70,8 @@ def test_ctrl_c_stops_jupyterlab_kernels_and_the_engines_it_started(make_lab):
     started = make_lab.processes()
     assert len(started) >= len(_expected())
     status = make_lab.interrupt()
-    assert status in (130, -2), f"make exited with {status}:\n{make_lab.output[-3000:]}"
+    assert status in (130, -2), (f"make exited with {status} (this test process's SIGINT handler: "
+                                 f"{signal.getsignal(signal.SIGINT)}):\n{make_lab.output[-3000:]}")
     engines = "ollama, vllm" if installed_engine() is not None else "ollama"
     assert f"stopped: jupyterlab, {engines}" in make_lab.output
     left = [_cmdline(process) for process in started if not _gone(process)]
