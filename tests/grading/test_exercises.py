@@ -143,8 +143,9 @@ def run_answers(zip_path: Path, question: str, namespaces: list[dict], side_by_s
 @pytest.mark.parametrize("key", sorted(CASES), ids=lambda k: "-".join(k))
 def test_wrong_answers_lose_points(key, generated, ollama_url, request):
     """Each question's tests give the right answer full marks and take points from
-    every plausible wrong one (answers/), in process against the live lab Ollama; a
-    wrong answer marked ``caught_publicly`` already fails the public checks."""
+    every plausible wrong one (answers/), in this worker's process (WAITING: forked
+    copies of it) against the live lab Ollama; a wrong answer marked ``caught_publicly``
+    already fails the public checks."""
     exercise, question = key
     zip_path = generated[f"{exercise}.ipynb"].autograder_zip
     name, right, wrongs = CASES[key]
