@@ -104,14 +104,18 @@ PR_SET_PDEATHSIG = 1
 def grade_one(submission: Path, autograder_zip: Path, limits: Limits) -> Grade:
     """Grade one notebook; never raises for anything the submission does.
 
-    A timeout that struck before the submission's first cell started is not the
-    learner's doing (a kernel that never came up: one in 300 submissions graded two at
-    a time timed out so, and took 4.7 s graded again), so that one is retried once."""
+    A failure before the submission's first cell started is not the learner's doing,
+    so that one is retried once: a kernel that never came up (one in 300 submissions
+    graded two at a time timed out so, and took 4.7 s graded again), or one that died
+    before it answered (a class of 14 graded two at a time once lost one so)."""
     started = time.monotonic()
     grade, cell = _attempt(submission, autograder_zip, limits)
-    if grade.status == "timeout" and cell is None:
+    if grade.status != "ok" and cell is None:
+        first = grade
         grade, cell = _attempt(submission, autograder_zip, limits)
-        first_try = f"graded twice: the first try had not started it within {limits.timeout} s"
+        first_try = "graded twice: the first try " + (
+            f"had not started it within {limits.timeout} s" if first.status == "timeout"
+            else f"failed before its first cell started ({first.reason[:120]})")
         grade.reason = f"{grade.reason}; {first_try}" if grade.reason else first_try
     grade.seconds = round(time.monotonic() - started, 2)
     return grade

@@ -1,6 +1,8 @@
 """`course grade`: broken submissions lose their own points, and nothing is left behind."""
 
 import csv
+import json
+import sys
 import time
 
 import nbformat
@@ -101,6 +103,25 @@ def test_a_timeout_before_the_first_cell_is_retried_once(graded, tmp_path):
     (grade,) = grade_many([folder / "right" / "00_setup.ipynb"], made.autograder_zip, Limits(timeout=1), jobs=1)
     assert grade.status == "timeout" and "before its first cell started" in grade.reason, grade
     assert "graded twice" in grade.reason and grade.seconds >= 2, grade
+    time.sleep(1)
+    assert kernels() - before == set()
+
+
+def test_a_kernel_that_dies_before_the_first_cell_is_retried_once(graded, tmp_path, monkeypatch):
+    """A kernel that exits as it starts (here: a python3 kernelspec that does so, first on
+    JUPYTER_PATH) fails before any of the learner's cells ran: graded again, and said."""
+    _, _, made, folder, _ = graded
+    spec = tmp_path / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-c", "raise SystemExit(1)", "{connection_file}"],
+        "display_name": "Python 3 (dies at start)", "language": "python"}))  # fmt: skip
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    before = kernels()
+    (grade,) = grade_many([folder / "right" / "00_setup.ipynb"], made.autograder_zip, Limits(timeout=60), jobs=1)
+    assert grade.status == "error" and grade.total == 0, grade
+    assert grade.reason.startswith("RuntimeError: Kernel died before replying to kernel_info"), grade
+    assert "graded twice: the first try failed before its first cell started" in grade.reason, grade
     time.sleep(1)
     assert kernels() - before == set()
 
