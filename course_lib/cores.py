@@ -12,3 +12,14 @@ def allowed_cores() -> list[int]:
     if hasattr(os, "sched_getaffinity"):
         return sorted(os.sched_getaffinity(0))
     return list(range(os.cpu_count() or 1))
+
+
+def llama_threads() -> int:
+    """How many threads llama.cpp gets, as Ollama's ``num_thread`` 0 picks them: the
+    physical cores, but no more than the cores this process may run on (a server
+    confined with ``taskset``, or a test worker): llama.cpp's threads spin at each
+    barrier, so two threads on one core wait out each other's time slices."""
+    import psutil
+
+    physical = psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
+    return max(1, min(physical, len(allowed_cores())))

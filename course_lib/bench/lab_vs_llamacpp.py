@@ -23,7 +23,7 @@ import typer
 from llama_cpp import _logger as llama_logger
 
 from .. import engines
-from ..cores import allowed_cores
+from ..cores import llama_threads
 from ..model import bundled_gguf
 
 MODEL = "smollm2:135m"
@@ -138,7 +138,7 @@ def main(
 ) -> None:
     """Measure both cases and print medians and ratios."""
     llama_logger.set_verbose(False)
-    threads = len(allowed_cores())
+    threads = llama_threads()  # the count lab Ollama gives its runner
     for parallel in (1, 4):
         raw = RawLlama(threads, parallel)
         try:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_lib.cores import allowed_cores
+from course_lib.cores import llama_threads
 
 TEXT = Path(__file__).with_name("texts") / "pride_and_prejudice_ch1.txt"
 
@@ -45,15 +45,15 @@ class Scored:
 
 def score(model_path: Path, text: str, skip: int = 16, threads: int | None = None, **llama_kwargs) -> Scored:
     """Run a GGUF model over ``text`` once and keep every position's distribution; on
-    ``threads`` threads, by default one per core this process may use (more threads than
-    cores spin at llama.cpp's barriers)."""
+    ``threads`` threads, by default as many as lab Ollama gives a runner
+    (``cores.llama_threads``)."""
     from llama_cpp import Llama
 
     probe = Llama(str(model_path), vocab_only=True, verbose=False)
     tokens = np.array(probe.tokenize(text.encode(), add_bos=True), dtype=np.int64)
     del probe
     llm = Llama(str(model_path), n_ctx=len(tokens) + 8, n_batch=512, logits_all=True,
-                n_threads=threads or len(allowed_cores()), verbose=False, **llama_kwargs)  # fmt: skip
+                n_threads=threads or llama_threads(), verbose=False, **llama_kwargs)  # fmt: skip
     llm.eval(tokens.tolist())
     logits = np.asarray(llm.scores[: len(tokens) - 1], dtype=np.float32)
     del llm

@@ -21,7 +21,7 @@ import os
 import pytest
 
 from course_lib import model as course_model
-from course_lib.cores import allowed_cores
+from course_lib.cores import llama_threads
 from course_lib.vllm_tools.offline import shutdown_llm, use_course_engine_env
 
 from ..helpers import require_vllm
@@ -120,7 +120,7 @@ def test_llama_cpp_and_vllm_agree_on_the_first_8_greedy_tokens(llm):
 
     cpp = Llama(
         str(course_model.bundled_gguf()),
-        n_ctx=256, n_threads=len(allowed_cores()), logits_all=True, verbose=False,
+        n_ctx=256, n_threads=llama_threads(), logits_all=True, verbose=False,
     )  # fmt: skip
     greedy = SamplingParams(temperature=0.0, max_tokens=8, ignore_eos=True)
     results = llm.generate(COMPLETION_PROMPTS, greedy)

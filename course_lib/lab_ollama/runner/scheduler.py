@@ -18,9 +18,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
-
-from ...cores import allowed_cores
+from ...cores import llama_threads
 from ..describe import StoredModel
 from ..errors import OllamaError
 from ..settings import LabSettings
@@ -53,15 +51,6 @@ class Loaded:
 
 def runner_key(model: StoredModel) -> tuple[Path | None, tuple[Path, ...]]:
     return model.model_path, tuple(model.adapters)
-
-
-def default_threads() -> int:
-    """Ollama's num_thread 0: the physical cores, but no more than the cores this
-    process may run on (a server confined with ``taskset``, or a test worker, e.g.):
-    llama.cpp's threads spin at each barrier, so two threads on one core wait out
-    each other's time slices."""
-    physical = psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
-    return max(1, min(physical, len(allowed_cores())))
 
 
 class Scheduler:
@@ -104,7 +93,7 @@ class Scheduler:
             num_ctx=options["num_ctx"],
             num_parallel=self.settings.num_parallel,
             num_batch=options["num_batch"],
-            num_thread=options["num_thread"] or default_threads(),
+            num_thread=options["num_thread"] or llama_threads(),
             use_mmap=options["use_mmap"],
             cache_type=self.settings.cache_type,
             flash_attention=self.settings.flash_attention_mode,
