@@ -55,13 +55,9 @@ def bundled_gguf() -> Path:
 
 def gguf_file_type(path: Path) -> str:
     """The quantization of a GGUF file as llama.cpp names it, e.g. ``Q4_1``."""
-    from gguf import GGUFReader, LlamaFileType
+    from .gguf_info import read
 
-    field = GGUFReader(str(path)).get_field("general.file_type")
-    if field is None:
-        return "unknown"
-    value = int(field.parts[field.data[0]][0])
-    return LlamaFileType(value).name.removeprefix("MOSTLY_")
+    return read(path).file_type
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
@@ -151,8 +147,12 @@ def _convert(gguf_path: Path, out: Path, report: Callable[[str], None]) -> None:
             "They come with the vLLM engine: run `make`."
         ) from exc
     folder, name = str(gguf_path.parent), gguf_path.name
+    out.mkdir(parents=True)
     report("reading tokenizer and chat template from the GGUF")
     tokenizer = transformers.AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    if not tokenizer.chat_template:
+        raise ModelError("the GGUF carries no chat template; the conversion is unusable")
+    tokenizer.save_pretrained(out)
     report("dequantizing Q4_1 weights")
     loaded = transformers.AutoModelForCausalLM.from_pretrained(
         folder, gguf_file=name, dtype=torch.bfloat16
@@ -162,12 +162,8 @@ def _convert(gguf_path: Path, out: Path, report: Callable[[str], None]) -> None:
     )
     clean.load_state_dict(loaded.state_dict())
     clean.config.quantization_config = None
-    report("writing safetensors and tokenizer")
-    out.mkdir(parents=True)
+    report("writing safetensors")
     clean.save_pretrained(out, safe_serialization=True)
-    tokenizer.save_pretrained(out)
-    if not tokenizer.chat_template:
-        raise ModelError("the GGUF carries no chat template; the conversion is unusable")
 
 
 def _provenance(gguf_path: Path, gguf_sha: str) -> dict:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .. import model
+from .. import gguf_info, model
 from . import minilm
 from ..store.names import ModelName, parse_name
 
@@ -177,9 +177,7 @@ def _all_minilm() -> Bundled:
 
 
 def _parameter_count(gguf: Path) -> int:
-    from gguf import GGUFReader
-
-    return sum(int(t.n_elements) for t in GGUFReader(str(gguf)).tensors)
+    return gguf_info.read(gguf).parameter_count
 
 
 #: Every name lab Ollama can pull, and what it installs. ``smollm2`` alone means

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from .. import gguf_info
 from ..store import modelfile as mf
 from ..store.layout import MEDIA_PREFIX, Store
 from ..store.names import ModelName
@@ -211,18 +212,7 @@ def gguf_keys(path: str) -> dict[str, str]:
 @lru_cache(maxsize=8)
 def gguf_metadata(path: str) -> tuple[dict, list[dict]]:
     """GGUF key/values (``general.architecture``, ``llama.context_length``…) and tensors."""
-    from gguf import GGUFReader
-
-    reader = GGUFReader(path)
-    info: dict = {}
-    for key, field_ in reader.fields.items():
-        if key.startswith("GGUF."):
-            continue
-        value = field_.contents()
-        info[key] = value
-    info["general.parameter_count"] = sum(int(t.n_elements) for t in reader.tensors)
-    tensors = [
-        {"name": t.name, "type": t.tensor_type.name, "shape": [int(s) for s in t.shape]}
-        for t in reader.tensors
-    ]
+    header = gguf_info.read(path)
+    info = {**header.fields, "general.parameter_count": header.parameter_count}
+    tensors = [{"name": t.name, "type": t.type_name, "shape": list(t.shape)} for t in header.tensors]
     return info, tensors

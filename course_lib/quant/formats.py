@@ -13,6 +13,8 @@ from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
 
+from .. import gguf_info
+
 #: What a block holds, as llama.cpp's ggml-common.h declares it (fields, bytes).
 LAYOUTS = {
     "F16": "one float16 per weight",
@@ -55,11 +57,11 @@ def _reader(path: str, mtime_ns: int, size: int):
 def tensor_mix(path: Path) -> list[dict]:
     """Per GGML type in a GGUF file: tensors, weights, bytes and bits per weight."""
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for tensor in reader(path).tensors:
-        entry = totals[tensor.tensor_type.name]
+    for tensor in gguf_info.read(path).tensors:
+        entry = totals[tensor.type_name]
         entry[0] += 1
-        entry[1] += int(tensor.n_elements)
-        entry[2] += int(tensor.n_bytes)
+        entry[1] += tensor.n_elements
+        entry[2] += tensor.n_bytes
     return [{"type": name, "tensors": n, "weights": weights, "bytes": size, "bits_per_weight": 8 * size / weights}
             for name, (n, weights, size) in sorted(totals.items(), key=lambda kv: -kv[1][1])]  # fmt: skip
 
