@@ -321,8 +321,10 @@ plain = requests.post(f"{OLLAMA}/api/generate", timeout=60, json={
     "model": "smollm2:135m", "prompt": "Hi", "stream": False, "options": {"num_predict": 2}})
 chat = ollama.Client(host=OLLAMA).chat(model="smollm2:135m", messages=[{"role": "user", "content": "Hi"}],
                                        options={"num_predict": 2})
-ollama_v1 = openai.OpenAI(base_url=f"{OLLAMA}/v1", api_key=engines.api_key, max_retries=0).models.list()
-vllm_v1 = openai.OpenAI(base_url=VLLM, api_key=engines.api_key, max_retries=0).models.list()
+# connect() and the calls below come faster than this gateway's rate (2 a second, bursts of 4): the
+# openai client waits and retries a 429 by itself, as it does in a learner's notebook
+ollama_v1 = openai.OpenAI(base_url=f"{OLLAMA}/v1", api_key=engines.api_key).models.list()
+vllm_v1 = openai.OpenAI(base_url=VLLM, api_key=engines.api_key).models.list()
 print(json.dumps({"ollama": OLLAMA, "vllm": VLLM, "vllm_root": config.vllm_root_url(), "plain": plain.status_code,
                   "chat": chat.eval_count, "ollama_v1": len(ollama_v1.data), "vllm_v1": len(vllm_v1.data)}))
 """
