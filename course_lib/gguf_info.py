@@ -8,7 +8,7 @@ every ``show`` (14 s per fresh server). This module reads only the header, with
 ``struct``, following the format's spec
 (https://github.com/ggml-org/ggml/blob/master/docs/gguf.md), and gives the values
 ``GGUFReader``'s ``ReaderField.contents()`` gives; tests/unit/test_gguf_info.py checks
-that on every GGUF the course ships.
+that, key by key and tensor by tensor, on SmolLM2's Q4_1 GGUF and all-MiniLM's F16 one.
 """
 
 from __future__ import annotations

@@ -48,9 +48,9 @@ class _OnDemand(dict):
 
 
 def otter_run(autograder_zip: Path, notebook: Path) -> dict:
-    """Grade one notebook with otter's own local runner, in this process (``otter run``
-    runs the same grader; its process would import otter again, ~2 s a notebook);
-    {question: (score, possible)}."""
+    """Grade one notebook with otter's own local runner, in this process: ``otter run``
+    calls the same grader, from a process that imports otter and its dependencies again
+    for each notebook; {question: (score, possible)}."""
     import otter.api
 
     here = os.getcwd()
